@@ -1,0 +1,206 @@
+"""XinQiao settings: everything comes from the environment, with safe local defaults.
+
+In production (``XINQIAO_ENV=production``) the process refuses to start with a
+default secret key, a default encryption key or DEBUG on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from config.env import env_bool, env_int, env_list, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("XINQIAO_VAR_DIR", str(BASE_DIR / "var")))
+
+XINQIAO_ENV = env_str("XINQIAO_ENV", "development")
+IS_PRODUCTION = XINQIAO_ENV == "production"
+if XINQIAO_ENV not in {"development", "test", "production"}:
+    raise ImproperlyConfigured("XINQIAO_ENV must be development, test or production")
+
+# Development defaults. They are public (they are in this file), so production refuses them.
+DEFAULT_SECRET_KEY = "xinqiao-insecure-development-secret-key-do-not-use-in-production"
+DEFAULT_PII_KEYS = "1:ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGlvbiE="
+DEFAULT_BLIND_INDEX_KEY = "ZGV2ZWxvcG1lbnQtYmxpbmQtaW5kZXgta2V5LW5vdC1zZWNyZXQ="
+
+SECRET_KEY = env_secret("XINQIAO_SECRET_KEY", DEFAULT_SECRET_KEY)
+DEBUG = env_bool("XINQIAO_DEBUG", not IS_PRODUCTION)
+
+# PII vault: "version:base64key,version:base64key"; AES-256-GCM keys are 32 bytes.
+XINQIAO_PII_KEYS = env_secret("XINQIAO_PII_KEYS", DEFAULT_PII_KEYS)
+XINQIAO_PII_ACTIVE_KEY_VERSION = env_int("XINQIAO_PII_ACTIVE_KEY_VERSION", 0)  # 0: the highest version
+XINQIAO_BLIND_INDEX_KEY = env_secret("XINQIAO_BLIND_INDEX_KEY", DEFAULT_BLIND_INDEX_KEY)
+
+if IS_PRODUCTION:
+    problems = []
+    if SECRET_KEY == DEFAULT_SECRET_KEY or len(SECRET_KEY) < 40:
+        problems.append("XINQIAO_SECRET_KEY is the default or shorter than 40 characters")
+    if XINQIAO_PII_KEYS == DEFAULT_PII_KEYS or DEFAULT_PII_KEYS.split(":", 1)[1] in XINQIAO_PII_KEYS:
+        problems.append("XINQIAO_PII_KEYS contains the default development key")
+    if XINQIAO_BLIND_INDEX_KEY == DEFAULT_BLIND_INDEX_KEY:
+        problems.append("XINQIAO_BLIND_INDEX_KEY is the default development key")
+    if DEBUG:
+        problems.append("XINQIAO_DEBUG must be False")
+    if problems:
+        raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(problems))
+
+ALLOWED_HOSTS = env_list("XINQIAO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("XINQIAO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_tasks_db",
+    "xinqiao.core",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "xinqiao.core.middleware.RequestIdMiddleware",
+    "xinqiao.core.middleware.RequestSizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "xinqiao.core.middleware.HospitalContextMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "xinqiao.core.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+# Database: SQLite (WAL) under var/ by default, PostgreSQL when DATABASE_URL is set.
+DATABASE_URL = env_secret("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("XINQIAO_DB_CONN_MAX_AGE", 60))}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env_str("XINQIAO_SQLITE_PATH", str(VAR_DIR / "xinqiao.sqlite3")),
+            "OPTIONS": {
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;"
+                ),
+                "transaction_mode": "IMMEDIATE",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Background work: django.tasks with the database backend; tests use the immediate backend.
+TASKS = {"default": {"BACKEND": env_str("XINQIAO_TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
+
+# Authentication
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+XINQIAO_LOGIN_MAX_FAILURES = env_int("XINQIAO_LOGIN_MAX_FAILURES", 5)
+XINQIAO_LOGIN_LOCKOUT_SECONDS = env_int("XINQIAO_LOGIN_LOCKOUT_SECONDS", 15 * 60)
+XINQIAO_SUDO_SECONDS = env_int("XINQIAO_SUDO_SECONDS", 10 * 60)
+XINQIAO_REVEAL_SECONDS = env_int("XINQIAO_REVEAL_SECONDS", 5 * 60)
+
+# Sessions, cookies, transport
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("XINQIAO_SESSION_SECONDS", 8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+CSRF_COOKIE_HTTPONLY = False  # HTMX reads the token from the page, not the cookie
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_SSL_REDIRECT = env_bool("XINQIAO_SSL_REDIRECT", IS_PRODUCTION)
+SESSION_COOKIE_SECURE = env_bool("XINQIAO_SECURE_COOKIES", IS_PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("XINQIAO_HSTS_SECONDS", 31536000 if IS_PRODUCTION else 0)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("XINQIAO_BEHIND_PROXY", False) else None
+
+# Request size limits: bigger bodies are refused before any view runs.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("XINQIAO_MAX_REQUEST_BYTES", 2 * 1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+XINQIAO_MAX_UPLOAD_BYTES = env_int("XINQIAO_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+
+# Internationalisation: Simplified Chinese by default, English selectable.
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
+    ("vendor/echarts", BASE_DIR / "node_modules" / "echarts" / "dist"),
+]
+MEDIA_ROOT = VAR_DIR / "media"
+
+EMAIL_BACKEND = env_str("XINQIAO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("XINQIAO_FROM_EMAIL", "xinqiao@localhost")
+ADMINS = [("XinQiao ops", a) for a in env_list("XINQIAO_ADMINS", [])]
+
+# Everything that reaches a log passes the PII redactor first (REQ-AUD-003).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "xinqiao.core.logging.PiiSafeExceptionReporterFilter"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_pii": {"()": "xinqiao.core.logging.PiiRedactingFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_pii"], "formatter": "plain"},
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["redact_pii"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": env_str("XINQIAO_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.request": {"handlers": ["console", "mail_admins"], "level": "ERROR", "propagate": False},
+    },
+}
+
+NINJA_PAGINATION_MAX_LIMIT = 200

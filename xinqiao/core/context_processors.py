@@ -1,0 +1,35 @@
+"""Navigation by role: each entry is shown only when the active principal may use it."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from xinqiao.core.access import Action
+
+NAVIGATION = [
+    ("home", _("Workbench"), Action.DASHBOARD_VIEW, "core:home"),
+    ("patients", _("Patients"), Action.PATIENT_VIEW, "core:patient_list"),
+    ("organisation", _("Departments & doctors"), Action.ORG_VIEW, "core:organisation"),
+    ("members", _("Members & roles"), Action.MEMBERSHIP_MANAGE, "core:member_list"),
+    ("api_keys", _("API keys"), Action.APIKEY_MANAGE, "core:api_key_list"),
+    ("audit", _("Audit log"), Action.AUDIT_VIEW, "core:audit_list"),
+]
+
+
+def navigation(request: HttpRequest) -> dict:
+    principal = getattr(request, "principal", None)
+    if principal is None:
+        return {"nav_items": [], "active_hospital": None}
+    items = [
+        {"key": key, "label": label, "url": reverse(url_name)}
+        for key, label, action, url_name in NAVIGATION
+        if principal.allows(action)
+    ]
+    return {
+        "nav_items": items,
+        "active_hospital": principal.hospital,
+        "user_hospitals": getattr(request, "hospitals", []),
+        "user_roles": sorted(principal.roles),
+    }
