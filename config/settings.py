@@ -24,8 +24,8 @@ if XINQIAO_ENV not in {"development", "test", "production"}:
 
 # Development defaults. They are public (they are in this file), so production refuses them.
 DEFAULT_SECRET_KEY = "xinqiao-insecure-development-secret-key-do-not-use-in-production"
-DEFAULT_PII_KEYS = "1:ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGlvbiE="
-DEFAULT_BLIND_INDEX_KEY = "ZGV2ZWxvcG1lbnQtYmxpbmQtaW5kZXgta2V5LW5vdC1zZWNyZXQ="
+DEFAULT_PII_KEYS = "1:eGlucWlhby1kZXYtcGlpLWtleS1ub3Qtc2VjcmV0ISE="
+DEFAULT_BLIND_INDEX_KEY = "eGlucWlhby1kZXYtYmxpbmQtaW5kZXgta2V5LW5vdC1zZWNyZXQhIQ=="
 
 SECRET_KEY = env_secret("XINQIAO_SECRET_KEY", DEFAULT_SECRET_KEY)
 DEBUG = env_bool("XINQIAO_DEBUG", not IS_PRODUCTION)
@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_tasks_db",
     "xinqiao.core",
+    "xinqiao.content",
+    "xinqiao.channels",
 ]
 
 MIDDLEWARE = [
@@ -178,7 +180,7 @@ STATICFILES_DIRS = [
 ]
 MEDIA_ROOT = VAR_DIR / "media"
 
-EMAIL_BACKEND = env_str("XINQIAO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+MAILERS = {"default": {"BACKEND": env_str("XINQIAO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")}}
 DEFAULT_FROM_EMAIL = env_str("XINQIAO_FROM_EMAIL", "xinqiao@localhost")
 ADMINS = [("XinQiao ops", a) for a in env_list("XINQIAO_ADMINS", [])]
 
@@ -204,3 +206,12 @@ LOGGING = {
 }
 
 NINJA_PAGINATION_MAX_LIMIT = 200
+
+if XINQIAO_ENV == "test":
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
