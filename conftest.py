@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("XINQIAO_ENV", "test")
+os.environ["XINQIAO_ENV"] = "test"
 
 import pytest  # noqa: E402
 

@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -67,24 +67,35 @@ def member_required(view):
     return wrapper
 
 
-def require_sudo_mode(view):
-    """Sensitive actions (role changes, exports, erasure) need the password re-entered recently."""
+def require_sudo_mode(action: str):
+    """Sensitive actions (role changes, exports, erasure) need the password re-entered recently.
 
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        until = request.session.get(SUDO_SESSION_KEY, 0)
-        if until < timezone.now().timestamp():
-            target = request.get_full_path() if request.method == "GET" else request.headers.get("Referer", "")
-            if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
-                target = reverse("core:home")
-            response = redirect(f"{reverse('core:sudo')}?next={target}")
-            if request.headers.get("HX-Request"):
-                response = HttpResponse(status=204)
-                response["HX-Redirect"] = f"{reverse('core:sudo')}?next={target}"
-            return response
-        return view(request, *args, **kwargs)
+    The permission is checked first, so somebody who may not act gets 403, not a password prompt.
+    """
 
-    return wrapper
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            request.principal.require(action)
+            if not sudo_mode_active(request):
+                target = request.get_full_path() if request.method == "GET" else request.headers.get("Referer", "")
+                if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
+                    target = reverse("core:home")
+                location = f"{reverse('core:sudo')}?{urlencode({'next': target})}"
+                if request.headers.get("HX-Request"):
+                    response = HttpResponse(status=204)
+                    response["HX-Redirect"] = location
+                    return response
+                return redirect(location)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def sudo_mode_active(request: HttpRequest) -> bool:
+    return request.session.get(SUDO_SESSION_KEY, 0) >= timezone.now().timestamp()
 
 
 def _apply_error(form, error: ApplicationError) -> None:
@@ -434,7 +445,7 @@ def patient_visit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @member_required
-@require_sudo_mode
+@require_sudo_mode(Action.PATIENT_EXPORT)
 @require_POST
 def patient_export(request: HttpRequest, pk: int) -> HttpResponse:
     principal = request.principal
@@ -455,7 +466,7 @@ def patient_export(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @member_required
-@require_sudo_mode
+@require_sudo_mode(Action.PATIENT_ERASE)
 @require_POST
 def patient_erase(request: HttpRequest, pk: int) -> HttpResponse:
     principal = request.principal
@@ -528,7 +539,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
 
 @sensitive_post_parameters("password")
 @member_required
-@require_sudo_mode
+@require_sudo_mode(Action.MEMBERSHIP_MANAGE)
 @require_http_methods(["GET", "POST"])
 def member_create(request: HttpRequest) -> HttpResponse:
     principal = request.principal
@@ -557,7 +568,7 @@ def member_create(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-@require_sudo_mode
+@require_sudo_mode(Action.MEMBERSHIP_MANAGE)
 @require_http_methods(["GET", "POST"])
 def member_edit(request: HttpRequest, user_id: int) -> HttpResponse:
     principal = request.principal
