@@ -36,6 +36,12 @@ class ApiKeyAuth(APIKeyHeader):
 class SessionPrincipalAuth(SessionAuth):
     """The signed-in UI user acting in their active hospital (CSRF-checked on writes)."""
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # Anonymous callers are simply unauthenticated (401), not CSRF failures (403).
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key: str | None):
         if request.user.is_authenticated and getattr(request, "principal", None) is not None:
             return request.principal
@@ -91,9 +97,13 @@ def forbidden(request: HttpRequest, exc: PermissionDenied):
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError):
-    code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(
-        exc.status_code, "http_error"
-    )
+    code = {
+        400: "bad_request",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "request_too_large",
+    }.get(exc.status_code, "http_error")
     return _error(request, exc.status_code, code, str(exc.message))
 
 
