@@ -13,7 +13,7 @@ from xinqiao.core.tests.factories import (  # noqa: E402
     build_world,
 )
 
-PASSWORD = "correct-horse-battery-staple"
+PASSWORD = "correct-horse-battery-staple"  # noqa: S105
 
 
 @pytest.fixture

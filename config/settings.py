@@ -23,7 +23,7 @@ if XINQIAO_ENV not in {"development", "test", "production"}:
     raise ImproperlyConfigured("XINQIAO_ENV must be development, test or production")
 
 # Development defaults. They are public (they are in this file), so production refuses them.
-DEFAULT_SECRET_KEY = "xinqiao-insecure-development-secret-key-do-not-use-in-production"
+DEFAULT_SECRET_KEY = "xinqiao-insecure-development-secret-key-do-not-use-in-production"  # noqa: S105
 DEFAULT_PII_KEYS = "1:eGlucWlhby1kZXYtcGlpLWtleS1ub3Qtc2VjcmV0ISE="
 DEFAULT_BLIND_INDEX_KEY = "eGlucWlhby1kZXYtYmxpbmQtaW5kZXgta2V5LW5vdC1zZWNyZXQhIQ=="
 

@@ -184,9 +184,9 @@ def access_patient(principal: Principal | None, pk: object, action: str = Action
     """Fetch one patient for an action: 404 when invisible, 403 when visible but not allowed."""
     principal = require_member(principal)
     pk_int = parse_pk(pk)
-    departments_view = principal.department_ids_for(Action.PATIENT_VIEW) if principal.allows(
-        Action.PATIENT_VIEW
-    ) else None
+    departments_view = (
+        principal.department_ids_for(Action.PATIENT_VIEW) if principal.allows(Action.PATIENT_VIEW) else None
+    )
     patient = (
         Patient.objects.filter(pk=pk_int, hospital=principal.hospital, erased_at__isnull=True)
         .select_related("hospital", "first_department")

@@ -38,14 +38,11 @@ def patient_out(patient) -> dict:
         "source_channel": patient.source_channel,
         "first_department": (
             {"id": patient.first_department.pk, "name": patient.first_department.name}
-            if patient.first_department else None
+            if patient.first_department
+            else None
         ),
         "created_at": patient.created_at,
     }
-
-
-
-
 
 
 class PatientListParams(Schema):
@@ -64,8 +61,13 @@ class PatientListParams(Schema):
 def list_patients(request: HttpRequest, params: Query[PatientListParams]):
     principal = request.auth
     filters = selectors.PatientFilters(
-        q=params.q.replace("\x00", ""), department_id=params.department_id, source_channel=params.source_channel or "",
-        sex=params.sex or "", age_min=params.age_min, age_max=params.age_max, consent=params.consent or "",
+        q=params.q.replace("\x00", ""),
+        department_id=params.department_id,
+        source_channel=params.source_channel or "",
+        sex=params.sex or "",
+        age_min=params.age_min,
+        age_max=params.age_max,
+        consent=params.consent or "",
     )
     page = selectors.patient_list(principal, filters, cursor=params.cursor, limit=params.limit)
     return {"items": [patient_out(p) for p in page.rows], "next_cursor": page.next_cursor}
@@ -90,9 +92,7 @@ def create_patient(request: HttpRequest, payload: PatientIn):
     return 201, patient_out(patient)
 
 
-@router.post(
-    "/patients/{patient_id}/reveal", response={200: RevealOut, **ERRORS}, summary="Reveal one field (audited)"
-)
+@router.post("/patients/{patient_id}/reveal", response={200: RevealOut, **ERRORS}, summary="Reveal one field (audited)")
 def reveal_patient_field(request: HttpRequest, patient_id: int, payload: RevealIn):
     patient = access.access_patient(request.auth, patient_id, Action.PATIENT_VIEW)
     value = services.patient_reveal(

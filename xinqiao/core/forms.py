@@ -70,7 +70,9 @@ class ConsentForm(forms.Form):
     action = forms.ChoiceField(label=_("Action"), choices=Consent.Action.choices)
     channel = forms.ChoiceField(label=_("Channel"), choices=Consent.Channel.choices)
     notice_version = forms.CharField(label=_("Notice version"), max_length=20, required=False)
-    valid_until = forms.DateField(label=_("Valid until"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    valid_until = forms.DateField(
+        label=_("Valid until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     allow_face = forms.BooleanField(label=_("Face may be shown"), required=False)
     allow_voice = forms.BooleanField(label=_("Voice may be used"), required=False)
     allow_real_name = forms.BooleanField(label=_("Real name may be used"), required=False)
@@ -84,7 +86,9 @@ class VisitForm(forms.Form):
     department = forms.TypedChoiceField(label=_("Department"), coerce=int)
     doctor = forms.TypedChoiceField(label=_("Doctor"), coerce=int, required=False, empty_value=None)
     channel = forms.ChoiceField(label=_("Channel"), choices=Patient.SourceChannel.choices)
-    revenue_yuan = forms.DecimalField(label=_("Revenue (yuan)"), min_value=0, max_digits=12, decimal_places=2, initial=0)
+    revenue_yuan = forms.DecimalField(
+        label=_("Revenue (yuan)"), min_value=0, max_digits=12, decimal_places=2, initial=0
+    )
 
     def __init__(self, *args, hospital, **kwargs):
         super().__init__(*args, **kwargs)
@@ -106,7 +110,9 @@ class MembershipForm(forms.Form):
         label=_("Roles"), choices=Membership.Role.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
     departments = forms.TypedMultipleChoiceField(
-        label=_("Departments (for department reviewers)"), coerce=int, required=False,
+        label=_("Departments (for department reviewers)"),
+        coerce=int,
+        required=False,
         widget=forms.CheckboxSelectMultiple,
     )
 

@@ -26,7 +26,11 @@ class Hospital(models.Model):
     short_name = models.CharField(_("short name"), max_length=30, blank=True)
     code = models.SlugField(_("code"), max_length=40, unique=True)
     group = models.ForeignKey(
-        HospitalGroup, verbose_name=_("hospital group"), null=True, blank=True, on_delete=models.SET_NULL,
+        HospitalGroup,
+        verbose_name=_("hospital group"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="hospitals",
     )
     grade = models.CharField(_("grade"), max_length=20, blank=True)  # 三级甲等 …
@@ -102,7 +106,10 @@ class Membership(models.Model):
     hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
     departments = models.ManyToManyField(
-        Department, verbose_name=_("departments"), blank=True, related_name="memberships",
+        Department,
+        verbose_name=_("departments"),
+        blank=True,
+        related_name="memberships",
         help_text=_("Department roles act only on these departments"),
     )
     created_at = models.DateTimeField(default=timezone.now)
@@ -155,8 +162,12 @@ class Patient(models.Model):
     pii_key_version = models.PositiveSmallIntegerField(default=1)
     source_channel = models.CharField(_("source channel"), max_length=20, choices=SourceChannel.choices)
     first_department = models.ForeignKey(
-        Department, verbose_name=_("department of first visit"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
+        Department,
+        verbose_name=_("department of first visit"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -175,7 +186,8 @@ class Patient(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["hospital", "id_number_bidx"], name="patient_unique_id_number",
+                fields=["hospital", "id_number_bidx"],
+                name="patient_unique_id_number",
                 condition=models.Q(id_number_bidx__isnull=False),
             )
         ]
@@ -344,6 +356,9 @@ class AuditChainHead(models.Model):
     last_hash = models.CharField(max_length=64)
     count = models.BigIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"audit chain head ({self.count} events)"
+
 
 class ApiKey(models.Model):
     class Scope(models.TextChoices):
@@ -383,3 +398,6 @@ class LoginThrottle(models.Model):
     failures = models.PositiveIntegerField(default=0)
     window_started_at = models.DateTimeField(default=timezone.now)
     locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"login throttle {self.username_digest[:8]}"

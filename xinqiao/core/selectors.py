@@ -119,8 +119,13 @@ def patient_access_log(patient: Patient) -> list[dict[str, Any]]:
     events = AuditEvent.objects.filter(object_type="patient", object_id=str(patient.pk)).order_by("pk")
     return [
         {
-            "at": e.created_at.isoformat(), "actor": e.actor_label, "roles": e.actor_roles, "action": e.action,
-            "fields": e.fields, "purpose": e.purpose, "result": e.result,
+            "at": e.created_at.isoformat(),
+            "actor": e.actor_label,
+            "roles": e.actor_roles,
+            "action": e.action,
+            "fields": e.fields,
+            "purpose": e.purpose,
+            "result": e.result,
         }
         for e in events
     ]
@@ -154,7 +159,9 @@ def audit_list(principal: Principal, filters: AuditFilters, *, cursor: int | Non
     if filters.date_from:
         qs = qs.filter(created_at__gte=dt.datetime.combine(filters.date_from, dt.time.min, tzinfo=tz))
     if filters.date_to:
-        qs = qs.filter(created_at__lt=dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min, tzinfo=tz))
+        qs = qs.filter(
+            created_at__lt=dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        )
     if cursor is not None:
         qs = qs.filter(pk__lt=cursor)
     rows = list(qs.order_by("-pk")[: limit + 1])

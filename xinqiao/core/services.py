@@ -122,7 +122,9 @@ def seal_patient_pii(
         "mobile_bidx": vault.blind_index(mobile, kind="mobile", hospital_id=hospital_id),
         "id_number_sealed": seal("id_number", id_number) if id_number else "",
         "id_number_masked": mask_id_number(id_number) if id_number else "",
-        "id_number_bidx": vault.blind_index(id_number, kind="id_number", hospital_id=hospital_id) if id_number else None,
+        "id_number_bidx": vault.blind_index(id_number, kind="id_number", hospital_id=hospital_id)
+        if id_number
+        else None,
         "pii_key_version": version,
     }
     return values
@@ -155,7 +157,9 @@ class PatientInput:
 def _validate_patient_input(hospital: Hospital, data: PatientInput) -> dict[str, Any]:
     name = (data.name or "").strip()
     if not name or len(name) > 40:
-        raise ApplicationError(_("Enter the patient's name (at most 40 characters)."), code="invalid_name", field="name")
+        raise ApplicationError(
+            _("Enter the patient's name (at most 40 characters)."), code="invalid_name", field="name"
+        )
     try:
         mobile = normalise_mobile(data.mobile or "")
     except IdentifierError as exc:
@@ -186,9 +190,7 @@ def _validate_patient_input(hospital: Hospital, data: PatientInput) -> dict[str,
     if data.first_department_id is not None:
         department = Department.objects.filter(pk=data.first_department_id, hospital=hospital).first()
         if department is None:
-            raise ApplicationError(
-                _("Unknown department."), code="unknown_department", field="first_department"
-            )
+            raise ApplicationError(_("Unknown department."), code="unknown_department", field="first_department")
     return {
         "name": name,
         "mobile": mobile,
@@ -206,17 +208,21 @@ def patient_create(*, principal: Principal, data: PatientInput, request: HttpReq
     hospital = principal.hospital
     clean = _validate_patient_input(hospital, data)
     departments = principal.department_ids_for(Action.PATIENT_WRITE)
-    if departments is not None and (clean["first_department"] is None or clean["first_department"].pk not in departments):
+    if departments is not None and (
+        clean["first_department"] is None or clean["first_department"].pk not in departments
+    ):
         raise ApplicationError(
-            _("You can only register patients of your own departments."), code="department_out_of_scope",
+            _("You can only register patients of your own departments."),
+            code="department_out_of_scope",
             field="first_department",
         )
     sealed = seal_patient_pii(
         hospital_id=hospital.pk, name=clean["name"], mobile=clean["mobile"], id_number=clean["id_number"]
     )
-    if sealed["id_number_bidx"] and Patient.objects.filter(
-        hospital=hospital, id_number_bidx=sealed["id_number_bidx"]
-    ).exists():
+    if (
+        sealed["id_number_bidx"]
+        and Patient.objects.filter(hospital=hospital, id_number_bidx=sealed["id_number_bidx"]).exists()
+    ):
         raise ConflictError(
             _("A patient with this ID number is already registered."), code="duplicate_id_number", field="id_number"
         )
@@ -236,8 +242,11 @@ def patient_create(*, principal: Principal, data: PatientInput, request: HttpReq
             _("A patient with this ID number is already registered."), code="duplicate_id_number", field="id_number"
         ) from exc
     audit_record(
-        action=AuditEvent.Action.PATIENT_CREATE, principal=principal, request=request,
-        object_type="patient", object_id=patient.pk,
+        action=AuditEvent.Action.PATIENT_CREATE,
+        principal=principal,
+        request=request,
+        object_type="patient",
+        object_id=patient.pk,
     )
     return patient
 
@@ -260,9 +269,12 @@ def patient_update(
     sealed = seal_patient_pii(
         hospital_id=patient.hospital_id, name=clean["name"], mobile=clean["mobile"], id_number=clean["id_number"]
     )
-    if sealed["id_number_bidx"] and Patient.objects.filter(
-        hospital_id=patient.hospital_id, id_number_bidx=sealed["id_number_bidx"]
-    ).exclude(pk=patient.pk).exists():
+    if (
+        sealed["id_number_bidx"]
+        and Patient.objects.filter(hospital_id=patient.hospital_id, id_number_bidx=sealed["id_number_bidx"])
+        .exclude(pk=patient.pk)
+        .exists()
+    ):
         raise ConflictError(
             _("A patient with this ID number is already registered."), code="duplicate_id_number", field="id_number"
         )
@@ -273,8 +285,12 @@ def patient_update(
     patient.updated_at = timezone.now()
     patient.save()
     audit_record(
-        action=AuditEvent.Action.PATIENT_UPDATE, principal=principal, request=request,
-        object_type="patient", object_id=patient.pk, fields=changed,
+        action=AuditEvent.Action.PATIENT_UPDATE,
+        principal=principal,
+        request=request,
+        object_type="patient",
+        object_id=patient.pk,
+        fields=changed,
     )
     return patient
 
@@ -287,22 +303,37 @@ def patient_reveal(
         raise ApplicationError(_("Unknown field."), code="unknown_field", field="field")
     if purpose not in RevealPurpose.values():
         audit_record(
-            action=AuditEvent.Action.REVEAL, principal=principal, request=request, object_type="patient",
-            object_id=patient.pk, fields=[field], result=AuditEvent.Result.DENIED, detail={"reason": "no purpose"},
+            action=AuditEvent.Action.REVEAL,
+            principal=principal,
+            request=request,
+            object_type="patient",
+            object_id=patient.pk,
+            fields=[field],
+            result=AuditEvent.Result.DENIED,
+            detail={"reason": "no purpose"},
         )
-        raise ApplicationError(
-            _("Choose why you need to see this value."), code="purpose_required", field="purpose"
-        )
+        raise ApplicationError(_("Choose why you need to see this value."), code="purpose_required", field="purpose")
     if not principal.allows(Action.PATIENT_REVEAL):
         audit_record(
-            action=AuditEvent.Action.REVEAL, principal=principal, request=request, object_type="patient",
-            object_id=patient.pk, fields=[field], purpose=purpose, result=AuditEvent.Result.DENIED,
+            action=AuditEvent.Action.REVEAL,
+            principal=principal,
+            request=request,
+            object_type="patient",
+            object_id=patient.pk,
+            fields=[field],
+            purpose=purpose,
+            result=AuditEvent.Result.DENIED,
         )
         principal.require(Action.PATIENT_REVEAL)
     value = patient_unseal(patient, field)
     audit_record(
-        action=AuditEvent.Action.REVEAL, principal=principal, request=request, object_type="patient",
-        object_id=patient.pk, fields=[field], purpose=purpose,
+        action=AuditEvent.Action.REVEAL,
+        principal=principal,
+        request=request,
+        object_type="patient",
+        object_id=patient.pk,
+        fields=[field],
+        purpose=purpose,
     )
     return value
 
@@ -333,24 +364,37 @@ def patient_export(
         },
         "consents": [
             {
-                "purpose": c.purpose, "action": c.action, "channel": c.channel, "notice_version": c.notice_version,
-                "scope": c.scope, "valid_until": c.valid_until.isoformat() if c.valid_until else None,
+                "purpose": c.purpose,
+                "action": c.action,
+                "channel": c.channel,
+                "notice_version": c.notice_version,
+                "scope": c.scope,
+                "valid_until": c.valid_until.isoformat() if c.valid_until else None,
                 "recorded_at": c.recorded_at.isoformat(),
             }
             for c in patient.consents.order_by("recorded_at", "pk")
         ],
         "visits": [
             {
-                "kind": v.kind, "date": v.occurred_on.isoformat(), "department": v.department.name,
-                "doctor": v.doctor.name if v.doctor else None, "channel": v.channel, "revenue_fen": v.revenue_fen,
+                "kind": v.kind,
+                "date": v.occurred_on.isoformat(),
+                "department": v.department.name,
+                "doctor": v.doctor.name if v.doctor else None,
+                "channel": v.channel,
+                "revenue_fen": v.revenue_fen,
             }
             for v in patient.visits.select_related("department", "doctor").order_by("occurred_on", "pk")
         ],
         "access_log": patient_access_log(patient),
     }
     audit_record(
-        action=AuditEvent.Action.EXPORT, principal=principal, request=request, object_type="patient",
-        object_id=patient.pk, fields=list(PII_FIELDS), purpose=purpose,
+        action=AuditEvent.Action.EXPORT,
+        principal=principal,
+        request=request,
+        object_type="patient",
+        object_id=patient.pk,
+        fields=list(PII_FIELDS),
+        purpose=purpose,
     )
     return data
 
@@ -368,21 +412,39 @@ def patient_erase(*, principal: Principal, patient: Patient, reason: str, reques
     now = timezone.now()
     for purpose in consent_active_purposes(patient):
         Consent(
-            hospital_id=patient.hospital_id, patient=patient, purpose=purpose, action=Consent.Action.WITHDRAW,
-            channel=Consent.Channel.IN_PERSON, notice_version="erasure", recorded_at=now,
+            hospital_id=patient.hospital_id,
+            patient=patient,
+            purpose=purpose,
+            action=Consent.Action.WITHDRAW,
+            channel=Consent.Channel.IN_PERSON,
+            notice_version="erasure",
+            recorded_at=now,
             recorded_by=principal.user if principal.user is not None else None,
         ).save(force_insert=True)
     erased = _("(erased)")
     Patient.objects.filter(pk=patient.pk).update(
-        name_sealed="", name_masked=erased, name_bidx="",
-        mobile_sealed="", mobile_masked=erased, mobile_bidx="",
-        id_number_sealed="", id_number_masked="", id_number_bidx=None,
+        name_sealed="",
+        name_masked=erased,
+        name_bidx="",
+        mobile_sealed="",
+        mobile_masked=erased,
+        mobile_bidx="",
+        id_number_sealed="",
+        id_number_masked="",
+        id_number_bidx=None,
         birth_date=dt.date(patient.birth_date.year, 1, 1) if patient.birth_date else None,
-        erased_at=now, updated_at=now,
+        erased_at=now,
+        updated_at=now,
     )
     audit_record(
-        action=AuditEvent.Action.ERASE, principal=principal, request=request, object_type="patient",
-        object_id=patient.pk, fields=list(PII_FIELDS), purpose="erasure", detail={"reason": reason[:200]},
+        action=AuditEvent.Action.ERASE,
+        principal=principal,
+        request=request,
+        object_type="patient",
+        object_id=patient.pk,
+        fields=list(PII_FIELDS),
+        purpose="erasure",
+        detail={"reason": reason[:200]},
     )
 
 
@@ -422,7 +484,8 @@ def consent_record(
     notice_version = (notice_version or "").strip()
     if action == Consent.Action.GRANT and not notice_version:
         raise ApplicationError(
-            _("Record which version of the notice the patient saw."), code="notice_version_required",
+            _("Record which version of the notice the patient saw."),
+            code="notice_version_required",
             field="notice_version",
         )
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
@@ -437,14 +500,25 @@ def consent_record(
     if purpose == Consent.Purpose.STORY_PUBLICATION and action == Consent.Action.GRANT:
         clean_scope = {key: bool((scope or {}).get(key, False)) for key in STORY_SCOPE_KEYS}
     consent = Consent(
-        hospital_id=patient.hospital_id, patient=patient, purpose=purpose, action=action, channel=channel,
-        notice_version=notice_version or "-", scope=clean_scope, valid_until=valid_until,
+        hospital_id=patient.hospital_id,
+        patient=patient,
+        purpose=purpose,
+        action=action,
+        channel=channel,
+        notice_version=notice_version or "-",
+        scope=clean_scope,
+        valid_until=valid_until,
         recorded_by=principal.user if principal.user is not None else None,
     )
     consent.save(force_insert=True)
     audit_record(
-        action=AuditEvent.Action.CONSENT, principal=principal, request=request, object_type="patient",
-        object_id=patient.pk, purpose=purpose, detail={"action": action, "channel": channel},
+        action=AuditEvent.Action.CONSENT,
+        principal=principal,
+        request=request,
+        object_type="patient",
+        object_id=patient.pk,
+        purpose=purpose,
+        detail={"action": action, "channel": channel},
     )
     return consent
 
@@ -479,8 +553,14 @@ def visit_create(
     if kind == Visit.Kind.VISIT and occurred_on > timezone.localdate():
         raise ApplicationError(_("A visit cannot be in the future."), code="invalid_date", field="occurred_on")
     visit = Visit(
-        hospital=principal.hospital, patient=patient, department=department, doctor=doctor, kind=kind,
-        occurred_on=occurred_on, channel=channel, revenue_fen=revenue_fen,
+        hospital=principal.hospital,
+        patient=patient,
+        department=department,
+        doctor=doctor,
+        kind=kind,
+        occurred_on=occurred_on,
+        channel=channel,
+        revenue_fen=revenue_fen,
     )
     visit.save(force_insert=True)
     return visit
@@ -511,7 +591,8 @@ def membership_set_roles(
         raise ApplicationError(_("Unknown department."), code="unknown_department", field="departments")
     if Membership.Role.DEPT_REVIEWER in roles and not departments:
         raise ApplicationError(
-            _("A department reviewer needs at least one department."), code="departments_required",
+            _("A department reviewer needs at least one department."),
+            code="departments_required",
             field="departments",
         )
     before = sorted(Membership.objects.filter(user=user, hospital=hospital).values_list("role", flat=True))
@@ -523,7 +604,8 @@ def membership_set_roles(
         )
         if not other_admins.exists():
             raise ApplicationError(
-                _("The hospital's last administrator cannot lose the administrator role."), code="last_admin",
+                _("The hospital's last administrator cannot lose the administrator role."),
+                code="last_admin",
                 field="roles",
             )
     Membership.objects.filter(user=user, hospital=hospital).exclude(role__in=roles).delete()
@@ -536,9 +618,12 @@ def membership_set_roles(
             membership.departments.clear()
         memberships.append(membership)
     audit_record(
-        action=AuditEvent.Action.ROLE_CHANGE, principal=principal, request=request, object_type="user",
-        object_id=user.pk, detail={"before": before, "after": sorted(set(roles)),
-                                   "departments": sorted(d.pk for d in departments)},
+        action=AuditEvent.Action.ROLE_CHANGE,
+        principal=principal,
+        request=request,
+        object_type="user",
+        object_id=user.pk,
+        detail={"before": before, "after": sorted(set(roles)), "departments": sorted(d.pk for d in departments)},
     )
     return memberships
 
@@ -591,12 +676,20 @@ def api_key_create(
     secret = secrets.token_urlsafe(32)
     plaintext = f"{API_KEY_PREFIX}_{prefix}_{secret}"
     key = ApiKey.objects.create(
-        hospital=principal.hospital, name=name, prefix=prefix, key_hash=_hash_secret(plaintext),
-        scopes=sorted(set(scopes)), created_by=principal.user,
+        hospital=principal.hospital,
+        name=name,
+        prefix=prefix,
+        key_hash=_hash_secret(plaintext),
+        scopes=sorted(set(scopes)),
+        created_by=principal.user,
     )
     audit_record(
-        action=AuditEvent.Action.API_KEY, principal=principal, request=request, object_type="api_key",
-        object_id=key.pk, detail={"change": "create", "scopes": key.scopes},
+        action=AuditEvent.Action.API_KEY,
+        principal=principal,
+        request=request,
+        object_type="api_key",
+        object_id=key.pk,
+        detail={"change": "create", "scopes": key.scopes},
     )
     return key, plaintext
 
@@ -609,8 +702,12 @@ def api_key_revoke(*, principal: Principal, api_key: ApiKey, request: HttpReques
     api_key.revoked_at = timezone.now()
     api_key.save(update_fields=["revoked_at"])
     audit_record(
-        action=AuditEvent.Action.API_KEY, principal=principal, request=request, object_type="api_key",
-        object_id=api_key.pk, detail={"change": "revoke"},
+        action=AuditEvent.Action.API_KEY,
+        principal=principal,
+        request=request,
+        object_type="api_key",
+        object_id=api_key.pk,
+        detail={"change": "revoke"},
     )
 
 
@@ -663,13 +760,17 @@ def login_register_failure(username: str, request: HttpRequest | None = None) ->
     known = User.objects.filter(username__iexact=(username or "").strip()).first()
     hospital_ids = (
         list(Membership.objects.filter(user=known).values_list("hospital_id", flat=True).distinct())
-        if known is not None else []
+        if known is not None
+        else []
     )
     for hospital_id in hospital_ids or [None]:
         audit_record(
-            action=AuditEvent.Action.LOCKOUT if locked else AuditEvent.Action.LOGIN_FAILED, request=request,
+            action=AuditEvent.Action.LOCKOUT if locked else AuditEvent.Action.LOGIN_FAILED,
+            request=request,
             hospital=Hospital.objects.get(pk=hospital_id) if hospital_id else None,
-            actor_label=(username or "")[:150], result=AuditEvent.Result.DENIED, object_type="user",
+            actor_label=(username or "")[:150],
+            result=AuditEvent.Result.DENIED,
+            object_type="user",
             object_id=known.pk if known is not None else "",
         )
     return locked
@@ -680,6 +781,10 @@ def login_register_success(user, request: HttpRequest | None = None) -> None:
     hospital_ids = list(Membership.objects.filter(user=user).values_list("hospital_id", flat=True).distinct())
     for hospital_id in hospital_ids or [None]:
         audit_record(
-            action=AuditEvent.Action.LOGIN, user=user, request=request, object_type="user", object_id=user.pk,
+            action=AuditEvent.Action.LOGIN,
+            user=user,
+            request=request,
+            object_type="user",
+            object_id=user.pk,
             hospital=Hospital.objects.get(pk=hospital_id) if hospital_id else None,
         )

@@ -11,7 +11,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, get_user_model, login, logout
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth
 from django.http import Http404, HttpRequest, HttpResponse
@@ -201,8 +200,11 @@ def home(request: HttpRequest) -> HttpResponse:
             .order_by("month")
         )
         rows = [
-            {"month": row["month"].strftime("%Y-%m"), "visits": row["visits"],
-             "revenue_yuan": round((row["revenue"] or 0) / 100)}
+            {
+                "month": row["month"].strftime("%Y-%m"),
+                "visits": row["visits"],
+                "revenue_yuan": round((row["revenue"] or 0) / 100),
+            }
             for row in monthly
         ]
         by_channel = (
@@ -235,8 +237,12 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     if not request.GET or form.is_valid():
         data = form.cleaned_data if request.GET else {}
         filters = selectors.PatientFilters(
-            q=data.get("q", ""), department_id=data.get("department"), source_channel=data.get("source_channel", ""),
-            sex=data.get("sex", ""), age_min=data.get("age_min"), age_max=data.get("age_max"),
+            q=data.get("q", ""),
+            department_id=data.get("department"),
+            source_channel=data.get("source_channel", ""),
+            sex=data.get("sex", ""),
+            age_min=data.get("age_min"),
+            age_max=data.get("age_max"),
             consent=data.get("consent", ""),
         )
         page = selectors.patient_list(principal, filters, cursor=data.get("cursor"))
@@ -244,7 +250,8 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     query.pop("cursor", None)
     template = "core/patient_list.html#results" if request.headers.get("HX-Request") else "core/patient_list.html"
     return render(
-        request, template,
+        request,
+        template,
         {"form": form, "page": page, "query": query.urlencode(), "can_write": principal.allows(Action.PATIENT_WRITE)},
     )
 
@@ -263,8 +270,12 @@ def patient_create(request: HttpRequest) -> HttpResponse:
             patient = services.patient_create(
                 principal=principal,
                 data=services.PatientInput(
-                    name=data["name"], mobile=data["mobile"], sex=data["sex"], birth_date=data["birth_date"],
-                    id_number=data["id_number"], source_channel=data["source_channel"],
+                    name=data["name"],
+                    mobile=data["mobile"],
+                    sex=data["sex"],
+                    birth_date=data["birth_date"],
+                    id_number=data["id_number"],
+                    source_channel=data["source_channel"],
                     first_department_id=data["first_department"],
                 ),
                 request=request,
@@ -325,10 +336,16 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
             data = form.cleaned_data
             try:
                 services.patient_update(
-                    principal=principal, patient=patient, request=request,
+                    principal=principal,
+                    patient=patient,
+                    request=request,
                     data=services.PatientInput(
-                        name=data["name"], mobile=data["mobile"], sex=data["sex"], birth_date=data["birth_date"],
-                        id_number=data["id_number"], source_channel=data["source_channel"],
+                        name=data["name"],
+                        mobile=data["mobile"],
+                        sex=data["sex"],
+                        birth_date=data["birth_date"],
+                        id_number=data["id_number"],
+                        source_channel=data["source_channel"],
                         first_department_id=data["first_department"],
                     ),
                 )
@@ -343,13 +360,18 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if purpose not in services.RevealPurpose.values():
         return render(request, "core/patient_edit_purpose.html", {"patient": patient, "form": RevealForm()})
     initial = {
-        "name": services.patient_reveal(principal=principal, patient=patient, field="name", purpose=purpose,
-                                        request=request),
-        "mobile": services.patient_reveal(principal=principal, patient=patient, field="mobile", purpose=purpose,
-                                          request=request),
-        "id_number": services.patient_reveal(principal=principal, patient=patient, field="id_number",
-                                             purpose=purpose, request=request),
-        "sex": patient.sex, "birth_date": patient.birth_date, "source_channel": patient.source_channel,
+        "name": services.patient_reveal(
+            principal=principal, patient=patient, field="name", purpose=purpose, request=request
+        ),
+        "mobile": services.patient_reveal(
+            principal=principal, patient=patient, field="mobile", purpose=purpose, request=request
+        ),
+        "id_number": services.patient_reveal(
+            principal=principal, patient=patient, field="id_number", purpose=purpose, request=request
+        ),
+        "sex": patient.sex,
+        "birth_date": patient.birth_date,
+        "source_channel": patient.source_channel,
         "first_department": patient.first_department_id,
     }
     form = PatientForm(initial=initial, hospital=principal.hospital)
@@ -376,8 +398,11 @@ def patient_reveal(request: HttpRequest, pk: int) -> HttpResponse:
             return render(request, "core/_reveal.html#ask", context, status=400)
         raise Http404
     value = services.patient_reveal(
-        principal=principal, patient=patient, field=form.cleaned_data["field"],
-        purpose=form.cleaned_data["purpose"], request=request,
+        principal=principal,
+        patient=patient,
+        field=form.cleaned_data["field"],
+        purpose=form.cleaned_data["purpose"],
+        request=request,
     )
     context.update({"value": value, "seconds": settings.XINQIAO_REVEAL_SECONDS})
     response = render(request, "core/_reveal.html#revealed", context)
@@ -392,9 +417,14 @@ def patient_masked_field(request: HttpRequest, pk: int, field: str) -> HttpRespo
     if field not in services.PII_FIELDS:
         raise Http404
     return render(
-        request, "core/_reveal.html#masked",
-        {"patient": patient, "field": field, "reveal_form": RevealForm(initial={"field": field}),
-         "can_reveal": request.principal.allows(Action.PATIENT_REVEAL)},
+        request,
+        "core/_reveal.html#masked",
+        {
+            "patient": patient,
+            "field": field,
+            "reveal_form": RevealForm(initial={"field": field}),
+            "can_reveal": request.principal.allows(Action.PATIENT_REVEAL),
+        },
     )
 
 
@@ -408,9 +438,15 @@ def patient_consent(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             services.consent_record(
-                principal=principal, patient=patient, purpose=data["purpose"], action=data["action"],
-                channel=data["channel"], notice_version=data["notice_version"], valid_until=data["valid_until"],
-                scope={k: data[k] for k in services.STORY_SCOPE_KEYS}, request=request,
+                principal=principal,
+                patient=patient,
+                purpose=data["purpose"],
+                action=data["action"],
+                channel=data["channel"],
+                notice_version=data["notice_version"],
+                valid_until=data["valid_until"],
+                scope={k: data[k] for k in services.STORY_SCOPE_KEYS},
+                request=request,
             )
         except ApplicationError as error:
             messages.error(request, error.message)
@@ -431,8 +467,13 @@ def patient_visit(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             services.visit_create(
-                principal=principal, patient=patient, kind=data["kind"], occurred_on=data["occurred_on"],
-                department_id=data["department"], doctor_id=data["doctor"], channel=data["channel"],
+                principal=principal,
+                patient=patient,
+                kind=data["kind"],
+                occurred_on=data["occurred_on"],
+                department_id=data["department"],
+                doctor_id=data["doctor"],
+                channel=data["channel"],
                 revenue_fen=int(data["revenue_yuan"] * Decimal(100)),
             )
         except ApplicationError as error:
@@ -493,9 +534,10 @@ def organisation(request: HttpRequest) -> HttpResponse:
         principal.require(Action.ORG_MANAGE)
         if form.is_valid():
             name, code = form.cleaned_data["name"].strip(), form.cleaned_data["code"]
-            if Department.objects.filter(hospital=principal.hospital, code=code).exists() or Department.objects.filter(
-                hospital=principal.hospital, name=name
-            ).exists():
+            if (
+                Department.objects.filter(hospital=principal.hospital, code=code).exists()
+                or Department.objects.filter(hospital=principal.hospital, name=name).exists()
+            ):
                 form.add_error(None, _("A department with this name or code exists."))
             else:
                 Department.objects.create(hospital=principal.hospital, name=name, code=code)
@@ -506,9 +548,14 @@ def organisation(request: HttpRequest) -> HttpResponse:
     )
     doctors = Doctor.objects.filter(hospital=principal.hospital).prefetch_related("departments").order_by("pk")
     return render(
-        request, "core/organisation.html",
-        {"departments": departments, "doctors": doctors, "form": form,
-         "can_manage": principal.allows(Action.ORG_MANAGE)},
+        request,
+        "core/organisation.html",
+        {
+            "departments": departments,
+            "doctors": doctors,
+            "form": form,
+            "can_manage": principal.allows(Action.ORG_MANAGE),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -529,9 +576,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
     )
     members: dict[int, dict] = {}
     for membership in memberships:
-        entry = members.setdefault(
-            membership.user_id, {"user": membership.user, "roles": [], "departments": []}
-        )
+        entry = members.setdefault(membership.user_id, {"user": membership.user, "roles": [], "departments": []})
         entry["roles"].append(membership.get_role_display())
         entry["departments"].extend(d.name for d in membership.departments.all())
     return render(request, "core/member_list.html", {"members": members.values()})
@@ -552,11 +597,17 @@ def member_create(request: HttpRequest) -> HttpResponse:
 
             with transaction.atomic():
                 user = services.staff_user_create(
-                    principal=principal, username=data["username"], full_name=data["full_name"],
-                    password=data["password"], request=request,
+                    principal=principal,
+                    username=data["username"],
+                    full_name=data["full_name"],
+                    password=data["password"],
+                    request=request,
                 )
                 services.membership_set_roles(
-                    principal=principal, user=user, roles=data["roles"], department_ids=data["departments"],
+                    principal=principal,
+                    user=user,
+                    roles=data["roles"],
+                    department_ids=data["departments"],
                     request=request,
                 )
         except ApplicationError as error:
@@ -574,7 +625,9 @@ def member_edit(request: HttpRequest, user_id: int) -> HttpResponse:
     principal = request.principal
     principal.require(Action.MEMBERSHIP_MANAGE)
     user_pk = access.parse_pk(user_id)
-    current = list(Membership.objects.filter(hospital=principal.hospital, user_id=user_pk).prefetch_related("departments"))
+    current = list(
+        Membership.objects.filter(hospital=principal.hospital, user_id=user_pk).prefetch_related("departments")
+    )
     if not current:
         raise Http404
     member = current[0].user
@@ -592,8 +645,11 @@ def member_edit(request: HttpRequest, user_id: int) -> HttpResponse:
         elif form.is_valid():
             try:
                 services.membership_set_roles(
-                    principal=principal, user=member, roles=form.cleaned_data["roles"],
-                    department_ids=form.cleaned_data["departments"], request=request,
+                    principal=principal,
+                    user=member,
+                    roles=form.cleaned_data["roles"],
+                    department_ids=form.cleaned_data["departments"],
+                    request=request,
                 )
             except ApplicationError as error:
                 _apply_error(form, error)
@@ -618,7 +674,9 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             _key, new_key = services.api_key_create(
-                principal=principal, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"],
+                principal=principal,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
                 request=request,
             )
         except ApplicationError as error:
@@ -627,7 +685,9 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
             form = ApiKeyForm()
     keys = ApiKey.objects.filter(hospital=principal.hospital).select_related("created_by")
     response = render(
-        request, "core/api_keys.html", {"form": form, "keys": keys, "new_key": new_key},
+        request,
+        "core/api_keys.html",
+        {"form": form, "keys": keys, "new_key": new_key},
         status=400 if form.errors else 200,
     )
     response["Cache-Control"] = "no-store"
@@ -657,16 +717,21 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     if not request.GET or form.is_valid():
         data = form.cleaned_data if request.GET else {}
         filters = selectors.AuditFilters(
-            action=data.get("action", ""), actor=data.get("actor", ""), object_id=data.get("object_id", ""),
-            result=data.get("result", ""), date_from=data.get("date_from"), date_to=data.get("date_to"),
+            action=data.get("action", ""),
+            actor=data.get("actor", ""),
+            object_id=data.get("object_id", ""),
+            result=data.get("result", ""),
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
         )
         page = selectors.audit_list(principal, filters, cursor=data.get("cursor"))
     query = request.GET.copy()
     query.pop("cursor", None)
     chain = audit_verify_chain() if request.GET.get("verify") == "1" else None
     return render(
-        request, "core/audit_list.html", {"form": form, "page": page, "query": query.urlencode(), "chain": chain,
-                                          "actions": AuditEvent.Action}
+        request,
+        "core/audit_list.html",
+        {"form": form, "page": page, "query": query.urlencode(), "chain": chain, "actions": AuditEvent.Action},
     )
 
 
@@ -677,12 +742,21 @@ def _error_page(request: HttpRequest, status: int, message: str) -> HttpResponse
     if request.path.startswith("/api/"):
         from django.http import JsonResponse
 
-        codes = {400: "bad_request", 403: "forbidden", 404: "not_found", 500: "server_error"}
+        codes = {400: "bad_request", 403: "forbidden", 404: "not_found", 413: "request_too_large", 500: "server_error"}
         return JsonResponse({"code": codes.get(status, "error"), "message": message}, status=status)
     return render(request, "error.html", {"status": status, "message": message}, status=status)
 
 
 def error_400(request: HttpRequest, exception=None) -> HttpResponse:
+    from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+
+    if isinstance(exception, RequestDataTooBig | TooManyFieldsSent):
+        return _error_page(
+            request,
+            413,
+            _("The request is too large or malformed (limit %(limit)s bytes).")
+            % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+        )
     return _error_page(request, 400, _("The request could not be understood."))
 
 
@@ -696,5 +770,3 @@ def error_404(request: HttpRequest, exception=None) -> HttpResponse:
 
 def error_500(request: HttpRequest) -> HttpResponse:
     return _error_page(request, 500, _("Something went wrong on our side. The error has been logged."))
-
-

@@ -81,7 +81,10 @@ def build_world(*, password: str) -> HospitalWorld:
         patient = patient_create(
             principal=admin_principal,
             data=PatientInput(
-                name=name, mobile=mobile, id_number=id_number, source_channel=Patient.SourceChannel.WECHAT_OA,
+                name=name,
+                mobile=mobile,
+                id_number=id_number,
+                source_channel=Patient.SourceChannel.WECHAT_OA,
                 first_department_id=departments[code].pk,
             ),
         )
@@ -91,12 +94,21 @@ def build_world(*, password: str) -> HospitalWorld:
     other_patient = patient_create(
         principal=other_principal,
         data=PatientInput(
-            name="赵敏", mobile="13700001111", id_number=generate_resident_id("310101", dt.date(1990, 1, 1), 9, male=False),
-            source_channel=Patient.SourceChannel.WALK_IN, first_department_id=other_department.pk,
+            name="赵敏",
+            mobile="13700001111",
+            id_number=generate_resident_id("310101", dt.date(1990, 1, 1), 9, male=False),
+            source_channel=Patient.SourceChannel.WALK_IN,
+            first_department_id=other_department.pk,
         ),
     )
     pii[other_patient.pk] = {"name": "赵敏", "mobile": "13700001111"}
     return HospitalWorld(
-        hospital=hospital, other_hospital=other, departments=departments, doctors=[doctor], users=users,
-        patients=patients, other_patient=other_patient, pii=pii,
+        hospital=hospital,
+        other_hospital=other,
+        departments=departments,
+        doctors=[doctor],
+        users=users,
+        patients=patients,
+        other_patient=other_patient,
+        pii=pii,
     )

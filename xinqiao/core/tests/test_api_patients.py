@@ -89,13 +89,23 @@ def test_authentication_failures(client, world, read_key):
 
 def test_create_with_write_scope(client, world):
     key = make_key(world, "patients:write")
-    body = {"name": "孙丽", "mobile": "+86 136-0013-6000", "sex": "F", "source_channel": "douyin",
-            "first_department_id": world.departments["pediatrics"].pk}
+    body = {
+        "name": "孙丽",
+        "mobile": "+86 136-0013-6000",
+        "sex": "F",
+        "source_channel": "douyin",
+        "first_department_id": world.departments["pediatrics"].pk,
+    }
     response = post(client, "/api/patients", key, body)
     assert response.status_code == 201, response.content
     created = Patient.objects.get(pk=response.json()["id"])
     assert created.mobile_masked == "136****6000"
-    assert AuditEvent.objects.filter(action="patient_create", object_id=str(created.pk), actor_label__startswith="api-key:").count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            action="patient_create", object_id=str(created.pk), actor_label__startswith="api-key:"
+        ).count()
+        == 1
+    )
 
 
 @pytest.mark.parametrize(
@@ -128,11 +138,18 @@ def test_create_rejects_other_hospitals_department(client, world):
     key = make_key(world, "patients:write")
     other_department = world.other_hospital.departments.get()
     before = Patient.objects.count()
-    response = post(client, "/api/patients", key, {"name": "孙丽", "mobile": "13600136000",
-                                                   "first_department_id": other_department.pk})
+    response = post(
+        client,
+        "/api/patients",
+        key,
+        {"name": "孙丽", "mobile": "13600136000", "first_department_id": other_department.pk},
+    )
     assert response.status_code == 400
-    assert response.json() == {"code": "unknown_department", "message": response.json()["message"],
-                               "field": "first_department"}
+    assert response.json() == {
+        "code": "unknown_department",
+        "message": response.json()["message"],
+        "field": "first_department",
+    }
     assert Patient.objects.count() == before
 
 

@@ -60,8 +60,13 @@ def perform(action: str, client, world):
     if action == "patient.write":
         return client.post(
             "/patients/new/",
-            {"name": "孙丽", "mobile": "13600136000", "sex": "F", "source_channel": "walk_in",
-             "first_department": world.departments["cardiology"].pk},
+            {
+                "name": "孙丽",
+                "mobile": "13600136000",
+                "sex": "F",
+                "source_channel": "walk_in",
+                "first_department": world.departments["cardiology"].pk,
+            },
         )
     if action == "patient.reveal":
         return client.post(f"/patients/{patient.pk}/reveal/", {"field": "mobile", "purpose": "follow_up"})
@@ -114,9 +119,11 @@ def test_outsider_gets_404_on_other_hospitals_patient(action, client, world):
     patient = world.patients[0]
     urls = {
         "patient.view": ("get", f"/patients/{patient.pk}/", {}),
-        "patient.write": ("post", f"/patients/{patient.pk}/consents/", {"purpose": "marketing_contact",
-                                                                          "action": "grant", "channel": "sms",
-                                                                          "notice_version": "v1"}),
+        "patient.write": (
+            "post",
+            f"/patients/{patient.pk}/consents/",
+            {"purpose": "marketing_contact", "action": "grant", "channel": "sms", "notice_version": "v1"},
+        ),
         "patient.reveal": ("post", f"/patients/{patient.pk}/reveal/", {"field": "mobile", "purpose": "follow_up"}),
         "patient.export": ("post", f"/patients/{patient.pk}/export/", {"purpose": "subject_access"}),
         "patient.erase": ("post", f"/patients/{patient.pk}/erase/", {"reason": "x", "confirm": "on"}),
@@ -157,8 +164,12 @@ def test_api_patient_view_follows_the_same_matrix(client, world):
 
 def test_navigation_shows_exactly_the_allowed_entries(client, world):
     nav_action = {
-        "home": "dashboard.view", "patients": "patient.view", "organisation": "org.view",
-        "members": "membership.manage", "api_keys": "apikey.manage", "audit": "audit.view",
+        "home": "dashboard.view",
+        "patients": "patient.view",
+        "organisation": "org.view",
+        "members": "membership.manage",
+        "api_keys": "apikey.manage",
+        "audit": "audit.view",
     }
     for role in ROLES:
         login(client, world.users[role])
