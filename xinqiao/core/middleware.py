@@ -17,6 +17,39 @@ SESSION_HOSPITAL_KEY = "xinqiao_hospital_id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9\-]{8,40}$")
 
 
+class LanguageMiddleware:
+    """Simplified Chinese unless the user picked another language (the language cookie).
+
+    Browsers of hospital staff often send English Accept-Language headers (imaged PCs, headless
+    kiosks); the product's default must not depend on that. API callers are programs, so for
+    ``/api/`` the Accept-Language header is honoured.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.utils import translation
+
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        supported = {code for code, _name in settings.LANGUAGES}
+        if chosen in supported:
+            language = chosen
+        elif request.path.startswith("/api/"):
+            language = translation.get_language_from_request(request)
+        else:
+            language = settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
+        if request.path.startswith("/api/"):
+            from django.utils.cache import patch_vary_headers
+
+            patch_vary_headers(response, ("Accept-Language",))
+        return response
+
+
 class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -44,9 +77,6 @@ class RequestSizeLimitMiddleware:
         if request.content_type == "multipart/form-data":
             limit = settings.XINQIAO_MAX_UPLOAD_BYTES
         if length > limit or length < 0:
-            from django.utils import translation
-
-            translation.activate(translation.get_language_from_request(request))
             message = _("The request is too large or malformed (limit %(limit)s bytes).") % {"limit": limit}
             if request.path.startswith("/api/"):
                 return JsonResponse({"code": "request_too_large", "message": message}, status=413)

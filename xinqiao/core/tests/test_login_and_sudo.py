@@ -114,3 +114,17 @@ def test_switching_hospital_only_to_own_memberships(client, world):
     Membership.objects.create(user=world.users["admin"], hospital=world.other_hospital, role="leadership")
     assert client.post("/hospital/switch/", {"hospital": world.other_hospital.pk}).status_code == 302
     assert client.get("/patients/").status_code == 403  # leadership in hospital B
+
+
+def test_ui_is_chinese_by_default_whatever_the_browser_sends(client, world):
+    page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert page["Content-Language"] == "zh-hans"
+    assert '<html lang="zh-hans">' in page.content.decode()
+
+
+def test_english_is_selectable(client, world):
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "/login/"})
+    assert response.status_code == 302
+    page = client.get("/login/")
+    assert page["Content-Language"] == "en"
+    assert '<html lang="en">' in page.content.decode()
