@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from xinqiao.core.models import ApiKey, AuditEvent, Consent, Membership, Patient, Visit
 from xinqiao.core.services import ExportPurpose, RevealPurpose
@@ -130,7 +131,7 @@ class NewMemberForm(MembershipForm):
 
 
 class ApiKeyForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=80)
+    name = forms.CharField(label=pgettext_lazy("thing", "Name"), max_length=80)
     scopes = forms.MultipleChoiceField(
         label=_("Scopes"), choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple
     )
@@ -147,5 +148,5 @@ class AuditFilterForm(forms.Form):
 
 
 class DepartmentForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=50)
+    name = forms.CharField(label=pgettext_lazy("thing", "Name"), max_length=50)
     code = forms.SlugField(label=_("Code"), max_length=40)
