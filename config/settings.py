@@ -186,6 +186,7 @@ ADMINS = [("XinQiao ops", a) for a in env_list("XINQIAO_ADMINS", [])]
 
 # Everything that reaches a log passes the PII redactor first (REQ-AUD-003).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "xinqiao.core.logging.PiiSafeExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "xinqiao.core.logging.PiiSafeExceptionReporter"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

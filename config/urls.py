@@ -10,6 +10,8 @@ urlpatterns = [
     path("login/", core_views.login_view, name="login"),
     path("logout/", core_views.logout_view, name="logout"),
     path("api/", api.urls),
+    path("content/", include("xinqiao.content.urls")),
+    path("", include("xinqiao.channels.urls")),
     path("", include("xinqiao.core.urls")),
 ]
 

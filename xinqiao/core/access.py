@@ -38,6 +38,15 @@ class Action:
     AUDIT_VIEW = "audit.view"
     MEMBERSHIP_MANAGE = "membership.manage"
     APIKEY_MANAGE = "apikey.manage"
+    CHANNEL_VIEW = "channel.view"
+    CHANNEL_MANAGE = "channel.manage"
+    CONTENT_VIEW = "content.view"
+    CONTENT_WRITE = "content.write"
+    CONTENT_REVIEW_DEPARTMENT = "content.review_department"
+    CONTENT_REVIEW_MEDICAL = "content.review_medical"
+    CONTENT_REVIEW_FINAL = "content.review_final"
+    CONTENT_PUBLISH = "content.publish"
+    CONTENT_POLICY_MANAGE = "content.policy_manage"
 
 
 ALL_ROLES = frozenset(Role.values)
@@ -55,6 +64,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     Action.AUDIT_VIEW: frozenset({Role.ADMIN}),
     Action.MEMBERSHIP_MANAGE: frozenset({Role.ADMIN}),
     Action.APIKEY_MANAGE: frozenset({Role.ADMIN}),
+    Action.CHANNEL_VIEW: frozenset({Role.ADMIN, Role.BRAND, Role.LEADERSHIP}),
+    Action.CHANNEL_MANAGE: frozenset({Role.ADMIN, Role.BRAND}),
+    Action.CONTENT_VIEW: frozenset({Role.ADMIN, Role.BRAND, Role.DEPT_REVIEWER, Role.MEDICAL_AFFAIRS, Role.LEADERSHIP}),
+    Action.CONTENT_WRITE: frozenset({Role.BRAND}),
+    Action.CONTENT_REVIEW_DEPARTMENT: frozenset({Role.DEPT_REVIEWER}),
+    Action.CONTENT_REVIEW_MEDICAL: frozenset({Role.MEDICAL_AFFAIRS}),
+    Action.CONTENT_REVIEW_FINAL: frozenset({Role.BRAND}),
+    Action.CONTENT_PUBLISH: frozenset({Role.BRAND}),
+    Action.CONTENT_POLICY_MANAGE: frozenset({Role.ADMIN}),
 }
 
 # API key scope -> actions it grants

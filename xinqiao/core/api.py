@@ -46,7 +46,6 @@ def patient_out(patient) -> dict:
 
 
 class PatientListParams(Schema):
-    q: str = Field(default="", max_length=40, description="Exact mobile, ID number or full name")
     department_id: int | None = Field(default=None, ge=1, le=MAX_PK)
     source_channel: ChannelCode | None = None
     sex: SexCode | None = None
@@ -57,11 +56,13 @@ class PatientListParams(Schema):
     limit: int = Field(default=50, ge=1, le=200)
 
 
-@router.get("/patients", response={200: PatientPage, **ERRORS}, summary="List patients (masked)")
-def list_patients(request: HttpRequest, params: Query[PatientListParams]):
-    principal = request.auth
+class PatientSearchIn(PatientListParams):
+    q: str = Field(min_length=1, max_length=40, description="Exact mobile, ID number or full name")
+
+
+def _page(principal, params: PatientListParams, lookup=None) -> dict:
     filters = selectors.PatientFilters(
-        q=params.q.replace("\x00", ""),
+        lookup=lookup,
         department_id=params.department_id,
         source_channel=params.source_channel or "",
         sex=params.sex or "",
@@ -71,6 +72,22 @@ def list_patients(request: HttpRequest, params: Query[PatientListParams]):
     )
     page = selectors.patient_list(principal, filters, cursor=params.cursor, limit=params.limit)
     return {"items": [patient_out(p) for p in page.rows], "next_cursor": page.next_cursor}
+
+
+@router.get("/patients", response={200: PatientPage, **ERRORS}, summary="List patients (masked)")
+def list_patients(request: HttpRequest, params: Query[PatientListParams]):
+    return _page(request.auth, params)
+
+
+@router.post(
+    "/patients/search",
+    response={200: PatientPage, **ERRORS},
+    summary="Find patients by mobile, ID number or full name",
+    description="The identifier travels in the body, never in a URL; matching uses keyed blind indexes.",
+)
+def search_patients(request: HttpRequest, payload: PatientSearchIn):
+    lookup = selectors.search_lookup(request.auth.hospital.pk, payload.q)
+    return _page(request.auth, payload, lookup)
 
 
 @router.get("/patients/{patient_id}", response={200: PatientDetailOut, **ERRORS}, summary="One patient (masked)")

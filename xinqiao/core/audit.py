@@ -89,7 +89,7 @@ def audit_record(
         created_at=timezone.now(),
         hospital=hospital,
         actor=user if user is not None and user.pk else None,
-        actor_label=actor_label[:150],
+        actor_label=redact(actor_label)[:150],
         actor_roles=roles,
         actor_ip=_client_ip(request),
         actor_agent=(request.headers.get("User-Agent", "")[:200] if request is not None else ""),

@@ -15,6 +15,12 @@ NAVIGATION = [
     ("members", _("Members & roles"), Action.MEMBERSHIP_MANAGE, "core:member_list"),
     ("api_keys", _("API keys"), Action.APIKEY_MANAGE, "core:api_key_list"),
     ("audit", _("Audit log"), Action.AUDIT_VIEW, "core:audit_list"),
+    ("content", _("Content library"), Action.CONTENT_VIEW, "content:item_list"),
+    ("review_queue", _("Review queue"), Action.CONTENT_VIEW, "content:review_queue"),
+    ("accounts", _("Account matrix"), Action.CHANNEL_VIEW, "channels:account_list"),
+    ("notifications", _("Notifications"), Action.CHANNEL_VIEW, "channels:notification_list"),
+    ("compliance_rules", _("Compliance rules"), Action.CONTENT_POLICY_MANAGE, "content:rule_list"),
+    ("review_policies", _("Review policies"), Action.CONTENT_POLICY_MANAGE, "content:policy_list"),
 ]
 
 

@@ -55,6 +55,7 @@ class PatientFilterForm(forms.Form):
         label=_("Active consent"), choices=[("", _("Any")), *Consent.Purpose.choices], required=False
     )
     cursor = forms.IntegerField(min_value=1, max_value=2**62, required=False, widget=forms.HiddenInput)
+    search = forms.CharField(max_length=24, required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, hospital, **kwargs):
         super().__init__(*args, **kwargs)

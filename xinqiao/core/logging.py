@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 
-from django.views.debug import SafeExceptionReporterFilter
+from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 from xinqiao.lib.identity import mask_id_number, mask_mobile
 
@@ -59,3 +59,13 @@ class PiiSafeExceptionReporterFilter(SafeExceptionReporterFilter):
 
     def get_traceback_frame_variables(self, request, tb_frame):
         return [(name, redact(str(value))) for name, value in super().get_traceback_frame_variables(request, tb_frame)]
+
+
+class PiiSafeExceptionReporter(ExceptionReporter):
+    """Error reports (admin e-mail, DEBUG page) with identifiers masked everywhere, the message included."""
+
+    def get_traceback_text(self):
+        return redact(super().get_traceback_text())
+
+    def get_traceback_html(self):
+        return redact(super().get_traceback_html())

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from xinqiao.core import vault
@@ -19,7 +19,7 @@ PAGE_SIZE = 50
 
 @dataclass
 class PatientFilters:
-    q: str = ""  # exact mobile, ID number or full name (via the blind indexes)
+    lookup: tuple[str, str] | None = None  # (kind, blind index) from search_lookup(); never the clear value
     department_id: int | None = None
     source_channel: str = ""
     sex: str = ""
@@ -28,7 +28,7 @@ class PatientFilters:
     consent: str = ""  # a Consent.Purpose that must be active
 
     def as_query(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in ("", None)}
+        return {k: v for k, v in self.__dict__.items() if v not in ("", None) and k != "lookup"}
 
 
 @dataclass
@@ -38,20 +38,26 @@ class Page:
     filters: dict[str, Any] = field(default_factory=dict)
 
 
-def _lookup_q(hospital_id: int, text: str) -> Q:
-    """Turn a search string into an equality lookup on a blind index; never a scan over PII."""
+def search_lookup(hospital_id: int, text: str) -> tuple[str, str]:
+    """Turn a search string (mobile, ID number or full name) into a blind-index equality lookup.
+
+    The clear text is used only here; what travels on (session, page links) is the keyed digest.
+    """
     text = text.strip()
     try:
         mobile = normalise_mobile(text)
-        return Q(mobile_bidx=vault.blind_index(mobile, kind="mobile", hospital_id=hospital_id))
+        return ("mobile", vault.blind_index(mobile, kind="mobile", hospital_id=hospital_id))
     except IdentifierError:
         pass
     try:
         number = parse_resident_id(text).number
-        return Q(id_number_bidx=vault.blind_index(number, kind="id_number", hospital_id=hospital_id))
+        return ("id_number", vault.blind_index(number, kind="id_number", hospital_id=hospital_id))
     except IdentifierError:
         pass
-    return Q(name_bidx=vault.blind_index(text, kind="name", hospital_id=hospital_id))
+    return ("name", vault.blind_index(text, kind="name", hospital_id=hospital_id))
+
+
+LOOKUP_FIELDS = {"mobile": "mobile_bidx", "id_number": "id_number_bidx", "name": "name_bidx"}
 
 
 def _years_ago(today: dt.date, years: int) -> dt.date:
@@ -76,8 +82,9 @@ def active_consent_q(purpose: str) -> Exists:
 
 def patient_queryset(principal: Principal, filters: PatientFilters) -> QuerySet[Patient]:
     qs = Patient.objects.filter(patient_scope(principal, Action.PATIENT_VIEW))
-    if filters.q:
-        qs = qs.filter(_lookup_q(principal.hospital.pk, filters.q))
+    if filters.lookup is not None:
+        kind, digest = filters.lookup
+        qs = qs.filter(**{LOOKUP_FIELDS[kind]: digest})
     if filters.department_id:
         qs = qs.filter(first_department_id=filters.department_id)
     if filters.source_channel:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import secrets
 from decimal import Decimal
 
 from django.conf import settings
@@ -227,32 +228,75 @@ def home(request: HttpRequest) -> HttpResponse:
 # --- patients ----------------------------------------------------------------------------------
 
 
+SEARCH_SESSION_KEY = "xinqiao_patient_searches"
+LIST_FILTER_FIELDS = ("department", "source_channel", "sex", "age_min", "age_max", "consent")
+
+
+def _remember_search(request: HttpRequest, lookup: tuple[str, str]) -> str:
+    """Keep a search's blind-index lookup in the session under a random token for the page links.
+
+    The identifier typed into the search box never appears in a URL (REQ-SEC-003).
+    """
+    searches = request.session.get(SEARCH_SESSION_KEY, {})
+    token = secrets.token_urlsafe(9)
+    searches[token] = list(lookup)
+    request.session[SEARCH_SESSION_KEY] = dict(list(searches.items())[-20:])
+    return token
+
+
+def _recall_search(request: HttpRequest, token: str) -> tuple[str, str] | None:
+    stored = request.session.get(SEARCH_SESSION_KEY, {}).get(token)
+    return (stored[0], stored[1]) if stored else None
+
+
+@sensitive_post_parameters("q")
+@sensitive_variables("data", "form")
 @member_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def patient_list(request: HttpRequest) -> HttpResponse:
+    """Filters arrive by GET (shareable); an identifier search arrives by POST and is never put in a URL."""
     principal = request.principal
     principal.require(Action.PATIENT_VIEW)
-    form = PatientFilterForm(request.GET or None, hospital=principal.hospital)
+    source = request.POST if request.method == "POST" else request.GET
+    form = PatientFilterForm(source or None, hospital=principal.hospital)
     page = None
-    if not request.GET or form.is_valid():
-        data = form.cleaned_data if request.GET else {}
-        filters = selectors.PatientFilters(
-            q=data.get("q", ""),
-            department_id=data.get("department"),
-            source_channel=data.get("source_channel", ""),
-            sex=data.get("sex", ""),
-            age_min=data.get("age_min"),
-            age_max=data.get("age_max"),
-            consent=data.get("consent", ""),
-        )
-        page = selectors.patient_list(principal, filters, cursor=data.get("cursor"))
-    query = request.GET.copy()
-    query.pop("cursor", None)
+    query: dict[str, object] = {}
+    search_expired = False
+    if not source or form.is_valid():
+        data = form.cleaned_data if source else {}
+        lookup = None
+        if data.get("q"):
+            lookup = selectors.search_lookup(principal.hospital.pk, data["q"])
+            query["search"] = _remember_search(request, lookup)
+        elif data.get("search"):
+            lookup = _recall_search(request, data["search"])
+            if lookup is None:
+                search_expired = True
+            else:
+                query["search"] = data["search"]
+        if not search_expired:
+            filters = selectors.PatientFilters(
+                lookup=lookup,
+                department_id=data.get("department"),
+                source_channel=data.get("source_channel", ""),
+                sex=data.get("sex", ""),
+                age_min=data.get("age_min"),
+                age_max=data.get("age_max"),
+                consent=data.get("consent", ""),
+            )
+            page = selectors.patient_list(principal, filters, cursor=data.get("cursor"))
+            query.update({name: data[name] for name in LIST_FILTER_FIELDS if data.get(name) not in (None, "")})
     template = "core/patient_list.html#results" if request.headers.get("HX-Request") else "core/patient_list.html"
     return render(
         request,
         template,
-        {"form": form, "page": page, "query": query.urlencode(), "can_write": principal.allows(Action.PATIENT_WRITE)},
+        {
+            "form": form,
+            "page": page,
+            "query": urlencode(query),
+            "search_expired": search_expired,
+            "can_write": principal.allows(Action.PATIENT_WRITE),
+        },
     )
 
 

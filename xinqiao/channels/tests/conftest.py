@@ -86,3 +86,12 @@ def png_bytes() -> bytes:
     buffer = io.BytesIO()
     segno.make("xinqiao-test").save(buffer, kind="png", scale=2)
     return buffer.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def english_messages():
+    """The client's messages are asserted in their English msgids; the product default is zh-hans."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

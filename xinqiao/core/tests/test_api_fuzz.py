@@ -38,6 +38,7 @@ def test_schema_lists_every_operation(db):
         "GET /api/patients",
         "GET /api/patients/{patient_id}",
         "POST /api/patients",
+        "POST /api/patients/search",
         "POST /api/patients/{patient_id}/reveal",
     ]
 

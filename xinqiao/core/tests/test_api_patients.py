@@ -50,18 +50,23 @@ def test_keyset_pagination_walks_every_row_once(client, world, read_key):
     assert sorted(seen) == sorted(p.pk for p in world.patients)
 
 
+def search(client, key, q, **filters):
+    return post(client, "/api/patients/search", key, {"q": q, **filters})
+
+
 def test_filters_and_blind_index_lookup(client, world, read_key):
-    by_mobile = get(client, "/api/patients", read_key, q="138 0013 8000").json()["items"]
+    by_mobile = search(client, read_key, "138 0013 8000").json()["items"]
     assert [item["id"] for item in by_mobile] == [world.patients[0].pk]
-    by_id = get(client, "/api/patients", read_key, q=world.pii[world.patients[1].pk]["id_number"]).json()["items"]
+    by_id = search(client, read_key, world.pii[world.patients[1].pk]["id_number"]).json()["items"]
     assert [item["id"] for item in by_id] == [world.patients[1].pk]
-    by_name = get(client, "/api/patients", read_key, q="欧阳娜娜").json()["items"]
+    by_name = search(client, read_key, "欧阳娜娜").json()["items"]
     assert [item["id"] for item in by_name] == [world.patients[2].pk]
+    assert search(client, read_key, "欧阳娜娜", department_id=world.departments["cardiology"].pk).json()["items"] == []
     department = world.departments["pediatrics"].pk
     by_department = get(client, "/api/patients", read_key, department_id=department).json()["items"]
     assert [item["id"] for item in by_department] == [world.patients[1].pk]
     # The other hospital's mobile is not found through this hospital's key.
-    assert get(client, "/api/patients", read_key, q="13700001111").json()["items"] == []
+    assert search(client, read_key, "13700001111").json()["items"] == []
 
 
 def test_detail_and_cross_hospital_404(client, world, read_key):
@@ -210,5 +215,10 @@ def test_error_messages_follow_the_callers_language(client, world):
 
 def test_openapi_schema_is_public_and_complete(client):
     schema = client.get("/api/openapi.json").json()
-    assert set(schema["paths"]) == {"/api/patients", "/api/patients/{patient_id}", "/api/patients/{patient_id}/reveal"}
+    assert set(schema["paths"]) == {
+        "/api/patients",
+        "/api/patients/search",
+        "/api/patients/{patient_id}",
+        "/api/patients/{patient_id}/reveal",
+    }
     assert "X-API-Key" in json.dumps(schema["components"]["securitySchemes"])

@@ -13,6 +13,8 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from xinqiao.channels.models import PlatformAccount, Publication
+from xinqiao.content.models import Approval, ContentItem, RuleAddition, Transition
 from xinqiao.core.models import ApiKey, AuditEvent, Department, Membership, Patient
 from xinqiao.core.views import SUDO_SESSION_KEY
 
@@ -31,6 +33,15 @@ EXPECTED: dict[str, set[str]] = {
     "audit.view": {"admin"},
     "membership.manage": {"admin"},
     "apikey.manage": {"admin"},
+    "channel.view": {"admin", "brand", "leadership"},
+    "channel.manage": {"admin", "brand"},
+    "content.view": {"admin", "brand", "dept_reviewer", "medical_affairs", "leadership"},
+    "content.write": {"brand"},
+    "content.review_department": {"dept_reviewer"},
+    "content.review_medical": {"medical_affairs"},
+    "content.review_final": {"brand"},
+    "content.publish": {"brand"},
+    "content.policy_manage": {"admin"},
 }
 
 
@@ -44,10 +55,40 @@ def snapshot() -> tuple:
         ApiKey.objects.count(),
         AuditEvent.objects.filter(action=AuditEvent.Action.REVEAL, result="ok").count(),
         AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT).count(),
+        PlatformAccount.objects.count(),
+        ContentItem.objects.count(),
+        Transition.objects.count(),
+        Approval.objects.count(),
+        Publication.objects.count(),
+        RuleAddition.objects.count(),
     )
 
 
-def perform(action: str, client, world):
+CONTENT_STATES = {
+    "content.view": "draft",
+    "content.review_department": "department_review",
+    "content.review_medical": "medical_review",
+    "content.review_final": "final_review",
+    "content.publish": "approved",
+}
+
+
+def prepare(action: str, world):
+    """Content in the state the action needs, written by a second brand editor (nobody reviews their own)."""
+    if action not in CONTENT_STATES:
+        return None
+    from xinqiao.content.tests.helpers import approve_through, make_item, writer
+
+    weibo = PlatformAccount.objects.create(
+        hospital=world.hospital, platform="weibo", name="一院微博", account_type="hospital_official"
+    )
+    item = make_item(world, writer(world), account_ids=[weibo.pk])
+    if CONTENT_STATES[action] != "draft":
+        approve_through(world, item, until=CONTENT_STATES[action])
+    return item
+
+
+def perform(action: str, client, world, item=None):
     patient = world.patients[0]  # a cardiology patient
     if action == "dashboard.view":
         return client.get("/")
@@ -80,6 +121,29 @@ def perform(action: str, client, world):
         return client.post(f"/members/{world.users['brand'].pk}/", {"roles": ["brand", "leadership"]})
     if action == "apikey.manage":
         return client.post("/api-keys/", {"name": "HIS", "scopes": ["patients:read"]})
+    if action == "channel.view":
+        return client.get("/channels/accounts/")
+    if action == "channel.manage":
+        return client.post(
+            "/channels/accounts/new/",
+            {"platform": "zhihu", "name": "一院知乎", "account_type": "hospital_official", "verification": "none",
+             "target_posts_per_week": 2, "dormant_after_days": 30, "is_active": "on"},
+        )  # fmt: skip
+    if action == "content.view":
+        return client.get(f"/content/{item.pk}/")
+    if action == "content.write":
+        return client.post(
+            "/content/new/",
+            {"title": "流感季防护", "content_type": "note", "pillar": "science",
+             "body_html": "<p>勤洗手，戴口罩。以上内容仅供参考，具体诊疗请遵医嘱。</p>"},
+        )  # fmt: skip
+    if action.startswith("content.review_"):
+        step = action.removeprefix("content.review_")
+        return client.post(f"/content/{item.pk}/review/", {"step": step, "decision": "approve"})
+    if action == "content.publish":
+        return client.post(f"/content/{item.pk}/publish/")
+    if action == "content.policy_manage":
+        return client.post("/content/rules/", {"rule_id": "ABS-001", "phrases": "天下无双"})
     raise AssertionError(action)
 
 
@@ -95,9 +159,10 @@ CELLS = [(action, role) for action in EXPECTED for role in ROLES]
 
 @pytest.mark.parametrize(("action", "role"), CELLS, ids=[f"{a}-{r}" for a, r in CELLS])
 def test_cell(action, role, client, world):
+    item = prepare(action, world)
     login(client, world.users[role])
     before = snapshot()
-    response = perform(action, client, world)
+    response = perform(action, client, world, item)
     if role in EXPECTED[action]:
         assert response.status_code in (200, 302), response.content[:300]
         if response.status_code == 302:
@@ -170,6 +235,12 @@ def test_navigation_shows_exactly_the_allowed_entries(client, world):
         "members": "membership.manage",
         "api_keys": "apikey.manage",
         "audit": "audit.view",
+        "content": "content.view",
+        "review_queue": "content.view",
+        "accounts": "channel.view",
+        "notifications": "channel.view",
+        "compliance_rules": "content.policy_manage",
+        "review_policies": "content.policy_manage",
     }
     for role in ROLES:
         login(client, world.users[role])
