@@ -303,6 +303,10 @@ class AuditEvent(models.Model):
         CONSENT = "consent", _("Consent recorded")
         API_KEY = "api_key", _("API key change")
         KEY_ROTATION = "key_rotation", _("Key rotation")
+        COMPLIANCE_OVERRIDE = "compliance_override", _("Compliance warning acknowledged")
+        CONTENT_PUBLISH = "content_publish", _("Content published")
+        CONTENT_TAKEDOWN = "content_takedown", _("Content taken down")
+        CHANNEL_FAILURE = "channel_failure", _("Channel connection failure")
 
     class Result(models.TextChoices):
         OK = "ok", _("OK")
