@@ -180,7 +180,17 @@ STATICFILES_DIRS = [
 ]
 MEDIA_ROOT = VAR_DIR / "media"
 
-MAILERS = {"default": {"BACKEND": env_str("XINQIAO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")}}
+_EMAIL_BACKEND = env_str("XINQIAO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+MAILERS = {"default": {"BACKEND": _EMAIL_BACKEND}}
+if _EMAIL_BACKEND.endswith("smtp.EmailBackend"):
+    MAILERS["default"]["OPTIONS"] = {
+        "host": env_str("XINQIAO_SMTP_HOST", "localhost"),
+        "port": env_int("XINQIAO_SMTP_PORT", 587),
+        "username": env_str("XINQIAO_SMTP_USER", ""),
+        "password": env_secret("XINQIAO_SMTP_PASSWORD", ""),
+        "use_tls": env_bool("XINQIAO_SMTP_TLS", True),
+        "timeout": env_int("XINQIAO_SMTP_TIMEOUT", 10),
+    }
 DEFAULT_FROM_EMAIL = env_str("XINQIAO_FROM_EMAIL", "xinqiao@localhost")
 ADMINS = [("XinQiao ops", a) for a in env_list("XINQIAO_ADMINS", [])]
 
@@ -207,6 +217,14 @@ LOGGING = {
 }
 
 NINJA_PAGINATION_MAX_LIMIT = 200
+
+# Content studio and publishing
+XINQIAO_CONTENT_IMAGE_MAX_BYTES = env_int("XINQIAO_CONTENT_IMAGE_MAX_BYTES", 5 * 1024 * 1024)
+# Base URL of the loopback WeChat OA sandbox the demo account publishes to (make demo sets it).
+XINQIAO_WECHAT_OA_SANDBOX_URL = env_str("XINQIAO_WECHAT_OA_SANDBOX_URL", "")
+XINQIAO_WECHAT_OA_TIMEOUT = env_int("XINQIAO_WECHAT_OA_TIMEOUT", 10)
+XINQIAO_WECHAT_OA_POLL_SECONDS = env_int("XINQIAO_WECHAT_OA_POLL_SECONDS", 5)
+XINQIAO_WECHAT_OA_POLL_TIMEOUT = env_int("XINQIAO_WECHAT_OA_POLL_TIMEOUT", 1800)
 
 if XINQIAO_ENV == "test":
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -140,6 +140,8 @@ class Publication(models.Model):
     account = models.ForeignKey(PlatformAccount, on_delete=models.PROTECT, related_name="publications")
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
+    # A worker running this publication holds it until then; others leave it alone (several db_workers).
+    lease_until = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=300, blank=True)
     # Platform identifiers, each stored as soon as the platform returns it (see the WeChat client docstring).
     thumb_media_id = models.CharField(max_length=100, blank=True)

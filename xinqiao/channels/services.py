@@ -261,13 +261,19 @@ def publication_run(*, publication_id: int) -> Publication:
     identifier is stored as soon as it is known and no step that already has one is repeated."""
     with transaction.atomic():
         publication = (
-            Publication.objects.select_for_update().select_related("account", "revision", "item").get(pk=publication_id)
+            Publication.objects.select_for_update(of=("self",))
+            .select_related("account", "revision", "item")
+            .get(pk=publication_id)
         )
         if publication.status not in (Status.PENDING, Status.FAILED, Status.PUBLISHING):
             return publication
+        now = timezone.now()
+        if publication.lease_until is not None and publication.lease_until > now:
+            return publication  # another worker is publishing it right now
         publication.status = Status.PUBLISHING
         publication.attempts += 1
-        publication.save(update_fields=["status", "attempts"])
+        publication.lease_until = now + dt.timedelta(seconds=publication_lease_seconds())
+        publication.save(update_fields=["status", "attempts", "lease_until"])
     account = publication.account
     if account.platform != Platform.WECHAT_OA or not account.app_id or not account.has_secret:
         _fail(publication, _("This account is not connected to a publishing API."), connection=True)
@@ -278,6 +284,11 @@ def publication_run(*, publication_id: int) -> Publication:
     except ProviderError as error:
         _fail(publication, str(error.message), connection=_is_connection_error(error), code=error.code)
     return publication
+
+
+def publication_lease_seconds() -> float:
+    """Longer than one run can take: the publish-status poll plus the uploads and retries before it."""
+    return float(getattr(settings, "XINQIAO_WECHAT_OA_POLL_TIMEOUT", 1800.0)) + 600.0
 
 
 def _publish_wechat(publication: Publication, client: WeChatOAClient) -> None:
@@ -333,7 +344,11 @@ def _publish_wechat(publication: Publication, client: WeChatOAClient) -> None:
         timeout=float(getattr(settings, "XINQIAO_WECHAT_OA_POLL_TIMEOUT", 1800.0)),
     )
     if not status.is_terminal:
-        _save(publication, last_error=str(_("The platform is still publishing; the status is checked again later.")))
+        _save(
+            publication,
+            last_error=str(_("The platform is still publishing; the status is checked again later.")),
+            lease_until=None,
+        )
         return
     if not status.is_success:
         raise ProviderError(str(status.state.label), permanent=True, code=f"publish_{int(status.state)}",
@@ -364,7 +379,7 @@ def _reconcile_draft(client: WeChatOAClient, title: str) -> str:
 def _fail(publication: Publication, message: str, *, connection: bool, code: object = "") -> None:
     account = publication.account
     with transaction.atomic():
-        _save(publication, status=Status.FAILED, last_error=message[:300])
+        _save(publication, status=Status.FAILED, last_error=message[:300], lease_until=None)
         link = f"/channels/accounts/{account.pk}/"
         if connection:
             PlatformAccount.objects.filter(pk=account.pk).update(
@@ -402,7 +417,9 @@ def _mark_live(publication: Publication, *, post_url: str, actor, request=None) 
 
     now = timezone.now()
     with transaction.atomic():
-        _save(publication, status=Status.PUBLISHED, post_url=post_url, published_at=now, last_error="")
+        _save(
+            publication, status=Status.PUBLISHED, post_url=post_url, published_at=now, last_error="", lease_until=None
+        )
         TrackingLink.objects.filter(publication=publication).update(target_url=post_url)
         PlatformAccount.objects.filter(pk=publication.account_id).update(last_published_at=now)
         if publication.account.connection == PlatformAccount.Connection.RECONNECT_NEEDED:

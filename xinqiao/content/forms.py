@@ -159,3 +159,22 @@ class RescheduleForm(forms.Form):
     item = forms.IntegerField(min_value=1)
     day = forms.DateField()
     time = forms.TimeField(required=False)
+
+
+class CalendarForm(forms.Form):
+    """What the calendar shows: month or week, around which day, and how many days ahead topics are proposed."""
+
+    view = forms.ChoiceField(label=_("View"), required=False, choices=[("month", _("Month")), ("week", _("Week"))])
+    date = forms.DateField(label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    lead = forms.IntegerField(label=_("Propose topics (days ahead)"), required=False, min_value=1, max_value=120)
+
+    def clean_date(self):
+        from xinqiao.content.observances import FIRST_YEAR, LAST_YEAR
+
+        value = self.cleaned_data.get("date")
+        if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise forms.ValidationError(
+                _("The calendar covers the years %(first)d to %(last)d."),
+                params={"first": FIRST_YEAR, "last": LAST_YEAR},
+            )
+        return value

@@ -23,3 +23,8 @@ urlpatterns = [
     path("<int:pk>/revisions/<int:number>/", views.revision_diff, name="revision_diff"),
     path("<int:pk>/evidence.pdf", views.item_evidence, name="item_evidence"),
 ]
+
+urlpatterns += [
+    path("calendar/", views.calendar, name="calendar"),
+    path("calendar/reschedule/", views.calendar_reschedule, name="calendar_reschedule"),
+]

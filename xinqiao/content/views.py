@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from xinqiao.channels.selectors import publications_of_item
-from xinqiao.content import selectors, services, workflow
-from xinqiao.content.forms import ItemFilterForm, ItemForm, PolicyForm, ReviewForm, RuleAdditionForm, ScheduleForm
+from xinqiao.content import calendar as editorial_calendar
+from xinqiao.content import observances, selectors, services, workflow
+from xinqiao.content.forms import (
+    CalendarForm,
+    ItemFilterForm,
+    ItemForm,
+    PolicyForm,
+    RescheduleForm,
+    ReviewForm,
+    RuleAdditionForm,
+    ScheduleForm,
+)
 from xinqiao.content.models import ContentImage, ContentItem, ReviewPolicy, ReviewStep, RuleAddition
 from xinqiao.core.access import Action, access_hospital_object
 from xinqiao.core.exceptions import ApplicationError
@@ -357,3 +373,99 @@ def policy_list(request: HttpRequest) -> HttpResponse:
         request, "content/policy_list.html", {"form": form, "policies": policies},
         status=400 if form.errors else 200,
     )  # fmt: skip
+
+
+# --- editorial calendar ------------------------------------------------------------------------------------------
+
+DEFAULT_TOPIC_LEAD_DAYS = 30
+
+
+def _calendar_params(form: CalendarForm) -> tuple[str, dt.date, int]:
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    mode = data.get("view") or editorial_calendar.MONTH
+    anchor = data.get("date") or timezone.localdate()
+    lead = data.get("lead") or int(getattr(settings, "XINQIAO_TOPIC_LEAD_DAYS", DEFAULT_TOPIC_LEAD_DAYS))
+    return mode, anchor, lead
+
+
+def _form_error(form) -> str:
+    return " ".join(str(message) for errors in form.errors.values() for message in errors)
+
+
+def _calendar_context(
+    request: HttpRequest, *, mode: str, anchor: dt.date, lead: int, error: str = "", success: str = ""
+) -> dict:
+    principal = request.principal
+    view = editorial_calendar.calendar_view(principal, mode=mode, anchor=anchor)
+    can_reschedule = principal.allows(Action.CONTENT_WRITE)
+    items = editorial_calendar.movable_items(view) if can_reschedule else []
+    today = timezone.localdate()
+    return {
+        "view": view,
+        "lead": lead,
+        "error": error,
+        "success": success,
+        "can_reschedule": can_reschedule,
+        "movable": items,
+        "reschedule_form": RescheduleForm(),
+        "today": today,
+        "suggestions": observances.observance_suggestions(
+            hospital=principal.hospital,
+            start=today,
+            days=lead,
+            department_ids=principal.department_ids_for(Action.CONTENT_VIEW),
+        ),
+    }
+
+
+def _is_calendar_swap(request: HttpRequest) -> bool:
+    return bool(request.headers.get("HX-Request")) and request.headers.get("HX-Target") == "calendar"
+
+
+@member_required
+@require_GET
+def calendar(request: HttpRequest) -> HttpResponse:
+    """The editorial calendar (month or week, one lane per account) with the observance calendar and the
+    topic suggestions for each department."""
+    request.principal.require(Action.CONTENT_VIEW)
+    form = CalendarForm(request.GET or None)
+    error = _form_error(form) if request.GET and not form.is_valid() else ""
+    mode, anchor, lead = _calendar_params(form)
+    context = _calendar_context(request, mode=mode, anchor=anchor, lead=lead, error=error)
+    template = "content/calendar.html#calendar" if _is_calendar_swap(request) else "content/calendar.html"
+    return render(request, template, context, status=400 if error else 200)
+
+
+@member_required
+@require_POST
+def calendar_reschedule(request: HttpRequest) -> HttpResponse:
+    """Move an item to another day (drag and drop posts here through htmx; the form works without script)."""
+    principal = request.principal
+    principal.require(Action.CONTENT_WRITE)
+    form = RescheduleForm(request.POST)
+    mode, anchor, lead = _calendar_params(CalendarForm(request.POST))
+    error, success = "", ""
+    try:
+        if not form.is_valid():
+            raise ApplicationError(_("Choose an item and a valid day (and time): %(errors)s")
+                                   % {"errors": _form_error(form)}, field="day")  # fmt: skip
+        data = form.cleaned_data
+        item = editorial_calendar.calendar_reschedule(
+            principal=principal, item_id=data["item"], day=data["day"], time=data["time"]
+        )
+    except ApplicationError as exc:
+        error = str(exc.message)
+    else:
+        success = _("“%(title)s” is now planned for %(when)s.") % {
+            "title": item.title,
+            "when": timezone.localtime(item.scheduled_at).strftime("%Y-%m-%d %H:%M"),
+        }
+    if request.headers.get("HX-Request"):
+        context = _calendar_context(request, mode=mode, anchor=anchor, lead=lead, error=error, success=success)
+        return render(request, "content/calendar.html#calendar", context, status=400 if error else 200)
+    if error:
+        context = _calendar_context(request, mode=mode, anchor=anchor, lead=lead, error=error)
+        return render(request, "content/calendar.html", context, status=400)
+    messages.success(request, success)
+    query = urlencode({"view": mode, "date": anchor.isoformat(), "lead": lead})
+    return redirect(f"{reverse('content:calendar')}?{query}")

@@ -91,7 +91,7 @@ def _transition(item: ContentItem, to_state: str, *, action: str, actor, comment
 
 
 def _locked(item: ContentItem) -> ContentItem:
-    return ContentItem.objects.select_for_update().select_related("current_revision").get(pk=item.pk)
+    return ContentItem.objects.select_for_update(of=("self",)).select_related("current_revision").get(pk=item.pk)
 
 
 def _first_state(item: ContentItem, *, now: dt.datetime) -> str:

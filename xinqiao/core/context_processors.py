@@ -16,6 +16,7 @@ NAVIGATION = [
     ("api_keys", _("API keys"), Action.APIKEY_MANAGE, "core:api_key_list"),
     ("audit", _("Audit log"), Action.AUDIT_VIEW, "core:audit_list"),
     ("content", _("Content library"), Action.CONTENT_VIEW, "content:item_list"),
+    ("calendar", _("Editorial calendar"), Action.CONTENT_VIEW, "content:calendar"),
     ("review_queue", _("Review queue"), Action.CONTENT_VIEW, "content:review_queue"),
     ("accounts", _("Account matrix"), Action.CHANNEL_VIEW, "channels:account_list"),
     ("notifications", _("Notifications"), Action.CHANNEL_VIEW, "channels:notification_list"),

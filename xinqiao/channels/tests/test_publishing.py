@@ -239,3 +239,29 @@ def test_evidence_record_pdf(client, post, world, setup, tmp_path):
     assert "final_review → approved" in text
     client.force_login(world.users["outsider"])
     assert client.get(f"/content/{item.pk}/evidence.pdf").status_code == 404
+
+
+def test_a_leased_publication_is_left_to_the_worker_holding_it(world, wechat_oa_sandbox, setup):
+    """Two db_workers picking up the same publication: the second one does nothing while the lease runs."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    item, wechat, _weibo = setup
+    (publication,) = services.publications_start(
+        item=item, revision=item.current_revision, accounts=[wechat], compliance_report={}, approval_chain=[],
+        requested_by=None,
+    )
+    Publication.objects.filter(pk=publication.pk).update(
+        status=Status.PUBLISHING, attempts=1, lease_until=timezone.now() + dt.timedelta(minutes=10)
+    )
+    services.publication_run(publication_id=publication.pk)
+    publication.refresh_from_db()
+    assert (publication.status, publication.attempts) == (Status.PUBLISHING, 1)
+    assert calls(wechat_oa_sandbox, "/cgi-bin/draft/add") == 0
+    # An expired lease (the worker died) is taken over and the publication completes.
+    Publication.objects.filter(pk=publication.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+    services.publication_run(publication_id=publication.pk)
+    publication.refresh_from_db()
+    assert (publication.status, publication.attempts, publication.lease_until) == (Status.PUBLISHED, 2, None)
+    assert calls(wechat_oa_sandbox, "/cgi-bin/draft/add") == 1

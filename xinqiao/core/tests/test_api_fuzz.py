@@ -26,6 +26,20 @@ def operations():
     return found
 
 
+@pytest.fixture(autouse=True)
+def keep_test_connection():
+    """Requests go straight to the WSGI handler (not Django's test client), whose request signals would close
+    the test transaction's connection on PostgreSQL; detach them as Django's own test client does."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def api_key(world) -> str:
     _key, plaintext = api_key_create(principal=world.principal("admin"), name="fuzz", scopes=list(ApiKey.Scope.values))

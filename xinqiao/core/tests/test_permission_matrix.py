@@ -236,6 +236,7 @@ def test_navigation_shows_exactly_the_allowed_entries(client, world):
         "api_keys": "apikey.manage",
         "audit": "audit.view",
         "content": "content.view",
+        "calendar": "content.view",
         "review_queue": "content.view",
         "accounts": "channel.view",
         "notifications": "channel.view",

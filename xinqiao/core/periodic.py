@@ -1,0 +1,93 @@
+"""Periodic jobs and the tick that enqueues them (run every minute by ``manage.py run_scheduler``).
+
+Each job is a ``django.tasks`` task named by its dotted path. A tick enqueues every job that is due, at most once
+per slot (``every``) across any number of scheduler processes: the check and the enqueue happen in one database
+transaction that holds a lock (PostgreSQL: an advisory transaction lock per job; SQLite: the write lock that
+XinQiao's ``IMMEDIATE`` transactions take at BEGIN), and a job whose previous run is still queued or running is
+not enqueued again. The jobs themselves are idempotent too, so even a duplicate run changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.tasks import task_backends
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+MINUTE = dt.timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    task_path: str  # dotted path of a django.tasks task that takes no arguments
+    every: dt.timedelta = MINUTE
+
+    @property
+    def lock_key(self) -> int:
+        """A stable signed 64-bit key for the PostgreSQL advisory lock."""
+        return int.from_bytes(hashlib.sha256(f"xinqiao.periodic:{self.name}".encode()).digest()[:8], "big", signed=True)
+
+
+# The registry: add a domain's periodic job here (its task must be idempotent).
+PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob("publish_due_content", "xinqiao.content.tasks.publish_due_content"),
+)
+
+
+@dataclass
+class TickResult:
+    enqueued: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def slot_start(now: dt.datetime, every: dt.timedelta) -> dt.datetime:
+    """The start of the slot ``now`` falls in (slots are counted from the Unix epoch, in UTC)."""
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    length = int(every.total_seconds())
+    elapsed = int((now - epoch).total_seconds())
+    return epoch + dt.timedelta(seconds=elapsed - elapsed % length)
+
+
+def _lock(job: PeriodicJob) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [job.lock_key])
+    # SQLite: the surrounding transaction is IMMEDIATE (config/settings.py), so it already holds the write lock.
+
+
+def _already_queued(task, slot: dt.datetime) -> bool:
+    """Whether this slot's run exists, or an earlier run is still waiting or running (database backend only; the
+    immediate backend used in tests and development has no queue to look at)."""
+    from django_tasks_db.backend import DatabaseBackend
+
+    backend = task_backends[task.backend]
+    if not isinstance(backend, DatabaseBackend):
+        return False
+    from django.db.models import Q
+    from django.tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    pending = Q(status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING]) | Q(enqueued_at__gte=slot)
+    return DBTaskResult.objects.filter(pending, task_path=task.module_path, backend_name=backend.alias).exists()
+
+
+def scheduler_tick(*, now: dt.datetime | None = None, jobs: tuple[PeriodicJob, ...] = PERIODIC_JOBS) -> TickResult:
+    """Enqueue every job due in this slot that is not queued yet."""
+    now = now or timezone.now()
+    result = TickResult()
+    for job in jobs:
+        task = import_string(job.task_path)
+        with transaction.atomic():
+            _lock(job)
+            if _already_queued(task, slot_start(now, job.every)):
+                result.skipped.append(job.name)
+                continue
+            # Enqueued inside the transaction on purpose: the queue row and the check above commit together.
+            task.enqueue()
+        result.enqueued.append(job.name)
+    return result
