@@ -4,6 +4,7 @@ import re
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from xinqiao.channels.models import PlatformAccount
 from xinqiao.content.models import ContentItem, ReviewPolicyStep, ReviewStep
@@ -13,7 +14,7 @@ SPLIT = re.compile(r"[,，、;；\n]+")
 
 
 class ItemForm(forms.Form):
-    title = forms.CharField(label=_("Title"), max_length=120)
+    title = forms.CharField(label=pgettext_lazy("content", "Title"), max_length=120)
     content_type = forms.ChoiceField(label=_("Content type"), choices=ContentItem.ContentType.choices)
     pillar = forms.ChoiceField(label=_("Pillar"), choices=ContentItem.Pillar.choices)
     disease_topics = forms.CharField(label=_("Disease topics"), max_length=300, required=False,
@@ -136,7 +137,7 @@ class RuleAdditionForm(forms.Form):
                               help_text=_("One per line; they are flagged like the rule's own phrases."))  # fmt: skip
     exceptions = forms.CharField(label=_("Exceptions"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
                                  help_text=_("One pattern per line; a hit inside a matching text is not flagged."))  # fmt: skip
-    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+    note = forms.CharField(label=pgettext_lazy("remark", "Note"), max_length=200, required=False)
 
 
 class PolicyForm(forms.Form):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from xinqiao.core import access, selectors, services
@@ -106,7 +106,7 @@ def create_patient(request: HttpRequest, payload: PatientIn):
         data=services.PatientInput(**payload.dict()),
         request=request,
     )
-    return 201, patient_out(patient)
+    return Status(201, patient_out(patient))
 
 
 @router.post("/patients/{patient_id}/reveal", response={200: RevealOut, **ERRORS}, summary="Reveal one field (audited)")

@@ -89,9 +89,10 @@ def png_bytes() -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def english_messages():
-    """The client's messages are asserted in their English msgids; the product default is zh-hans."""
+def english_ui(settings):
+    """These tests assert English msgids; the product's default language is zh-hans."""
     from django.utils import translation
 
+    settings.LANGUAGE_CODE = "en"
     with translation.override("en"):
         yield
