@@ -10,6 +10,7 @@ import os
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
+from django.utils import translation
 
 from xinqiao.core import keys
 from xinqiao.core.models import AuditEvent, Hospital, Patient
@@ -28,6 +29,13 @@ CLEAR = [
     ("王芳", "18655556666", generate_resident_id("310101", dt.date(2001, 1, 9), 3, male=False)),
     ("陈杰", "17788889999", generate_resident_id("320102", dt.date(1979, 12, 31), 4, male=True)),
 ]
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The assertions read the English msgids; the default language is Simplified Chinese."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

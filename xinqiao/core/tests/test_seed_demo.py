@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from xinqiao.core import demo, vault
 from xinqiao.core.audit import audit_record
@@ -20,6 +20,13 @@ from xinqiao.lib.identity import mask_id_number, mask_mobile, mask_name, parse_r
 
 User = get_user_model()
 PATIENTS = 200
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The assertions read the English msgids; the default language is Simplified Chinese."""
+    with translation.override("en"):
+        yield
 
 
 def seed(**options) -> str:

@@ -7,9 +7,17 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import translation
 
 from xinqiao.core.audit import audit_record
 from xinqiao.core.models import AuditEvent
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The assertions read the English msgids; the default language is Simplified Chinese."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""XinQiao benchmarks; see run.py for the convention and docs/benchmarks.md for the numbers."""
