@@ -56,6 +56,9 @@ if [[ $demo -eq 1 ]]; then
     [[ -n "${DEMO_PATIENTS:-}" ]] && seed_args+=(--patients "$DEMO_PATIENTS")
     # seed_demo is idempotent: on an already seeded database it changes nothing.
     "$python" manage.py seed_demo "${seed_args[@]}"
+    # The account matrix and content items in every state (also idempotent); the WeChat account of the
+    # demo publishes to the sandbox at $XINQIAO_WECHAT_OA_SANDBOX_URL.
+    "$python" manage.py seed_content_demo --seed "${DEMO_SEED:-20261123}"
 fi
 
 background_pids=()
