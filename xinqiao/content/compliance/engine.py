@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .evaluation import Evaluation
+from .matcher import Matcher
 from .model import Report, check_content_type, parse_context
 from .ruleset import CompiledRules, Group, Rule, RuleOverlay, compiled_rules
 from .structural import PREDICATES, Predicate
@@ -47,9 +48,10 @@ class _Plan:
     """What to run for one content type (computed once per compiled rule set)."""
 
     groups: Mapping[str, tuple[Rule, Group]]  # matcher detector name → rule group
-    structural: tuple[tuple[Rule, Predicate], ...]  # phase 0
-    structural_late: tuple[tuple[Rule, Predicate], ...]  # phase 1
+    structural: tuple[tuple[Rule, Predicate, frozenset[str]], ...]  # phase 0 (with the detectors it requires)
+    structural_late: tuple[tuple[Rule, Predicate, frozenset[str]], ...]  # phase 1
     skip: frozenset[str]  # detectors of rules that do not apply
+    matcher: Matcher  # the compiled matcher without those detectors
 
 
 @functools.lru_cache(maxsize=256)
@@ -58,8 +60,8 @@ def _plan(compiled: CompiledRules, content_type: str) -> _Plan:
     if missing:
         raise ValueError(f"rules.yaml names unknown structural predicates: {missing}")
     groups: dict[str, tuple[Rule, Group]] = {}
-    early: list[tuple[Rule, Predicate]] = []
-    late: list[tuple[Rule, Predicate]] = []
+    early: list[tuple[Rule, Predicate, frozenset[str]]] = []
+    late: list[tuple[Rule, Predicate, frozenset[str]]] = []
     skip: set[str] = set()
     for rule in compiled.ruleset.rules:
         applies = content_type in rule.applies_to
@@ -72,9 +74,10 @@ def _plan(compiled: CompiledRules, content_type: str) -> _Plan:
             skip.update(rule.detector_name(name) for name in rule.detectors)
             continue
         if rule.structural:
-            phase, function = PREDICATES[rule.structural]
-            (late if phase else early).append((rule, function))
-    return _Plan(groups, tuple(early), tuple(late), frozenset(skip))
+            phase, function, requires = PREDICATES[rule.structural]
+            required = frozenset(rule.detector_name(name) for name in requires)
+            (late if phase else early).append((rule, function, required))
+    return _Plan(groups, tuple(early), tuple(late), frozenset(skip), compiled.matcher_without(frozenset(skip)))
 
 
 def check(
@@ -101,8 +104,18 @@ def check(
     compiled: CompiledRules = compiled_rules(extra_rules)
     ruleset = compiled.ruleset
     plan = _plan(compiled, content_type)
-    normalised = ruleset.normaliser(text)
-    scan = compiled.matcher_without(plan.skip).scan(normalised.text)
+    normaliser = ruleset.normaliser
+    # One pass over the text as it is (after the frequent full-width punctuation): the automaton also reports the
+    # normaliser's sentinels, and a text that is already normal (most are) is not scanned a second time.
+    matcher = plan.matcher
+    prefolded = normaliser.prefold(text)
+    found = matcher.collect(prefolded)
+    sentinels = matcher.sentinels(found)
+    normalised = None if sentinels is None else normaliser.already_normal(text, prefolded, sentinels)
+    if normalised is None:
+        normalised = normaliser(text)
+        found = matcher.collect(normalised.text)
+    scan = matcher.finish(normalised.text, found)
     ev = Evaluation(compiled, normalised, scan, model, content_type, bool(is_ad))
     if is_ad is None:
         ad, reasons = infer_ad(ev)
@@ -132,10 +145,13 @@ def check(
                 evasion_rule, evasion.start, evasion.end, negatable=False, exceptions=False, detail=evasion.canonical
             )
 
-    for rule, function in plan.structural:
-        function(ev, rule)
-    for rule, function in plan.structural_late:
-        function(ev, rule)
+    matched = scan.hits.keys()
+    for rule, function, required in plan.structural:
+        if not required or not matched.isdisjoint(required):
+            function(ev, rule)
+    for rule, function, required in plan.structural_late:
+        if not required or not matched.isdisjoint(required):
+            function(ev, rule)
 
     return Report(
         findings=tuple(ev.findings()),

@@ -15,12 +15,28 @@ from typing import TYPE_CHECKING
 from xinqiao.lib.identity import mask_id_number, mask_mobile, mask_name
 
 from .matcher import Scan
-from .model import Finding, InputModel
+from .model import Finding, InputModel, finding_from_fields
 from .normalise import Normalised
 from .ruleset import Group, Rule, RuleSet, Severity
 
 if TYPE_CHECKING:
     from .ruleset import CompiledRules
+
+
+_NO_SPANS: list[tuple[int, int]] = []
+_LEXICON_KEYS: dict[str, str] = {}
+
+
+def _lexicon_key(name: str) -> str:
+    """The matcher's detector name of a scanned lexicon (memoised: the engine asks for a few names many times)."""
+    key = _LEXICON_KEYS[name] = f"lex.{name}"
+    return key
+
+
+def _any_within(spans: list[tuple[int, int]], low: int, high: int) -> bool:
+    """True if a span of ``spans`` (sorted) starts in ``[low, high)``."""
+    index = bisect.bisect_left(spans, (low, -1))
+    return index < len(spans) and spans[index][0] < high
 
 
 @dataclass
@@ -60,38 +76,47 @@ class Evaluation:
         self.is_ad = is_ad
         self.hits: dict[str, list[Hit]] = {}
         self.not_evaluated: list[str] = []
-        self._sentence_stops: list[int] | None = None
-        self._clause_stops: list[int] | None = None
+        self._reversed: str | None = None
+        self._sentence_cache: dict[int, tuple[int, int]] = {}
+        self._clause_cache: dict[int, tuple[int, int]] = {}
         self._reply_mode: bool | None = None
         self.facts: dict[str, object] = {}
         self._lazy_cache: dict[str, list[tuple[int, int]]] = {}
         self._presence: dict[str, bool] = {}
-        negation = self.ruleset.negation
-        self._clause_chars = self.ruleset.sentence_chars + self.ruleset.clause_chars
-        self._negation = negation
+        self._negation = self.ruleset.negation
+        self._negation_cache: dict[tuple[str, int, int], list] = {}
+        self._known = scan.known
+        self._scanned = scan.hits
+        self._lazy = self.ruleset.lazy
 
     # -- units ----------------------------------------------------------------------------------------------------
-    def _unit(self, position: int, stops: list[int]) -> tuple[int, int]:
-        index = bisect.bisect_left(stops, position)
-        start = stops[index - 1] + 1 if index > 0 else 0
-        end = stops[index] if index < len(stops) else len(self.text)
-        return start, end
-
-    def _stops(self, characters: str) -> list[int]:
-        pattern = "[" + "".join(re.escape(char) for char in characters) + "]"
-        return [match.start() for match in re.finditer(pattern, self.text)]
+    # A unit is the stretch between two stop characters. Its bounds are found on demand with two searches of one
+    # precompiled character class (forward in the text, and forward in the reversed text for the start), which is
+    # cheaper than listing every stop of an article when only a few dozen positions are ever asked about.
+    def _unit(self, position: int, stops: re.Pattern[str], cache: dict[int, tuple[int, int]]) -> tuple[int, int]:
+        found = cache.get(position)
+        if found is not None:
+            return found
+        text = self.text
+        size = len(text)
+        after = stops.search(text, position)
+        end = after.start() if after is not None else size
+        reversed_text = self._reversed
+        if reversed_text is None:
+            reversed_text = self._reversed = text[::-1]
+        before = stops.search(reversed_text, size - position)
+        start = size - before.start() if before is not None else 0
+        found = (start, end)
+        cache[position] = found
+        return found
 
     def sentence(self, position: int) -> tuple[int, int]:
         """Bounds of the sentence around ``position`` (split on 。!?; and line breaks)."""
-        if self._sentence_stops is None:
-            self._sentence_stops = self._stops(self.ruleset.sentence_chars)
-        return self._unit(position, self._sentence_stops)
+        return self._unit(position, self.ruleset.sentence_re, self._sentence_cache)
 
     def clause(self, position: int) -> tuple[int, int]:
         """Bounds of the clause around ``position`` (sentence separators plus ,、:)."""
-        if self._clause_stops is None:
-            self._clause_stops = self._stops(self._clause_chars)
-        return self._unit(position, self._clause_stops)
+        return self._unit(position, self.ruleset.clause_re, self._clause_cache)
 
     def next_sentence_end(self, position: int) -> int:
         _, end = self.sentence(position)
@@ -105,55 +130,51 @@ class Evaluation:
     def _lazy_all(self, key: str) -> list[tuple[int, int]]:
         cached = self._lazy_cache.get(key)
         if cached is None:
-            cached = self.ruleset.lazy[key].spans(self.text)
+            cached = self._lazy[key].spans(self.text)
             self._lazy_cache[key] = cached
         return cached
 
     def _spans(self, key: str, lazy_key: str) -> list[tuple[int, int]]:
-        if self.scan.knows(key):
-            return self.scan.get(key)
+        if key in self._known:
+            return self._scanned.get(key, _NO_SPANS)
         return self._lazy_all(lazy_key)
 
     def _has(self, key: str, lazy_key: str) -> bool:
-        if self.scan.knows(key):
-            return self.scan.has(key)
+        if key in self._known:
+            return key in self._scanned
         cached = self._lazy_cache.get(lazy_key)
         if cached is not None:
             return bool(cached)
         present = self._presence.get(lazy_key)
         if present is None:
-            present = self.ruleset.lazy[lazy_key].search(self.text)
+            present = self._lazy[lazy_key].search(self.text)
             self._presence[lazy_key] = present
         return present
 
     def _within(self, key: str, lazy_key: str, low: int, high: int) -> bool:
-        if self.scan.knows(key):
-            spans = self.scan.hits.get(key)
-            return spans is not None and self.any_within(spans, low, high)
+        if key in self._known:
+            spans = self._scanned.get(key)
+            return spans is not None and _any_within(spans, low, high)
         cached = self._lazy_cache.get(lazy_key)
         if cached is not None:
-            return self.any_within(cached, low, high)
+            return _any_within(cached, low, high)
         if self._presence.get(lazy_key) is False:
             return False
-        return self.ruleset.lazy[lazy_key].search(self.text, low, high)
+        return self._lazy[lazy_key].search(self.text, low, high)
 
     def lex(self, name: str) -> list[tuple[int, int]]:
         """All spans of a lexicon, sorted."""
-        return self._spans(f"lex.{name}", name)
+        return self._spans(_LEXICON_KEYS.get(name) or _lexicon_key(name), name)
 
     def has(self, name: str) -> bool:
-        return self._has(f"lex.{name}", name)
+        return self._has(_LEXICON_KEYS.get(name) or _lexicon_key(name), name)
 
     def lex_in(self, name: str, low: int, high: int) -> bool:
         """True if the lexicon matches inside ``[low, high)`` (scanned: a match starts there)."""
-        return self._within(f"lex.{name}", name, low, high)
+        return self._within(_LEXICON_KEYS.get(name) or _lexicon_key(name), name, low, high)
 
     def first(self, name: str) -> tuple[int, int] | None:
-        key = f"lex.{name}"
-        if self.scan.knows(key):
-            spans = self.scan.get(key)
-            return spans[0] if spans else None
-        spans = self._lazy_all(name)
+        spans = self.lex(name)
         return spans[0] if spans else None
 
     def detector(self, rule: Rule, name: str) -> list[tuple[int, int]]:
@@ -167,8 +188,7 @@ class Evaluation:
     @staticmethod
     def any_within(spans: list[tuple[int, int]], low: int, high: int) -> bool:
         """True if a span (sorted list) starts in ``[low, high)``."""
-        index = bisect.bisect_left(spans, (low, -1))
-        return index < len(spans) and spans[index][0] < high
+        return _any_within(spans, low, high)
 
     def local(self, name: str, text: str) -> bool:
         return any(pattern.search(text) for pattern in self.ruleset.local_patterns[name])
@@ -235,6 +255,9 @@ class Evaluation:
 
     def _contained(self, name: str, start: int, end: int) -> bool:
         """True if a match of lexicon ``name`` covers ``[start, end)``."""
+        key = _LEXICON_KEYS.get(name) or _lexicon_key(name)
+        if key in self._known:
+            return any(low <= start and end <= high for low, high in self._scanned.get(key, _NO_SPANS))
         if self._presence.get(name) is False:
             return False
         spans = self.ruleset.lazy[name].spans(self.text, start - 12, end + 12)
@@ -263,8 +286,13 @@ class Evaluation:
         sentence, or a quoted hit whose sentence negates or debunks anywhere. Double-negation traps never count."""
         text = self.text
         negation = self._negation
+        cache = self._negation_cache
         clause_low, clause_high = self.clause(start)
-        traps = [match.span() for match in negation.trap.finditer(text, clause_low, max(clause_high, end))]
+        # Per clause and per sentence, the traps, debunk markers and quote presence are the same for every hit.
+        clause_key = ("trap", clause_low, max(clause_high, end))
+        traps = cache.get(clause_key)
+        if traps is None:
+            traps = cache[clause_key] = [match.span() for match in negation.trap.finditer(text, *clause_key[1:])]
         for low, high in traps:
             if low < end and start < high:
                 return False  # the hit is part of a double negation: a positive claim
@@ -272,24 +300,35 @@ class Evaluation:
         cues = [match.start() for match in negation.cues.finditer(text, window_low, start)]
         if cues:
             if negation.non_cues is not None:
-                traps.extend(
-                    match.span()
-                    for match in negation.non_cues.finditer(
-                        text, max(clause_low, window_low - 6), min(len(text), start + 6)
-                    )
-                    if not (match.start() < end and start < match.end())
-                )
+                traps = [
+                    *traps,
+                    *(
+                        match.span()
+                        for match in negation.non_cues.finditer(
+                            text, max(clause_low, window_low - 6), min(len(text), start + 6)
+                        )
+                        if not (match.start() < end and start < match.end())
+                    ),
+                ]
             for position in cues:
                 if not any(low <= position < high for low, high in traps):
                     return True
         sentence_low, sentence_high = self.sentence(start)
         sentence_high = max(sentence_high, end)
-        for marker in negation.debunk.finditer(text, sentence_low, sentence_high):
-            if marker.end() <= start or marker.start() >= end:
+        sentence_key = ("debunk", sentence_low, sentence_high)
+        markers = cache.get(sentence_key)
+        if markers is None:
+            markers = cache[sentence_key] = [
+                match.span() for match in negation.debunk.finditer(text, sentence_low, sentence_high)
+            ]
+        for marker_start, marker_end in markers:
+            if marker_end <= start or marker_start >= end:
                 return True
-        if negation.quote_chars.search(text, sentence_low, sentence_high) is not None and self._quoted(
-            start, end, sentence_low, sentence_high
-        ):
+        quote_key = ("quote", sentence_low, sentence_high)
+        quoted = cache.get(quote_key)
+        if quoted is None:
+            quoted = cache[quote_key] = [negation.quote_chars.search(text, sentence_low, sentence_high) is not None]
+        if quoted[0] and self._quoted(start, end, sentence_low, sentence_high):
             for cue in negation.cues.finditer(text, sentence_low, sentence_high):
                 if (cue.end() <= start or cue.start() >= end) and not any(
                     low <= cue.start() < high for low, high in traps
@@ -365,41 +404,51 @@ class Evaluation:
     # -- findings -------------------------------------------------------------------------------------------------
     def findings(self) -> list[Finding]:
         findings: list[Finding] = []
-        original = self.norm.original
+        norm = self.norm
+        original = norm.original
+        identity = len(norm.maps) == 1 and norm.maps[0].is_identity  # offsets already index the original
+        by_id = self.ruleset.by_id
         for rule_id, hits in self.hits.items():
-            rule = self.ruleset.by_id[rule_id]
+            rule = by_id[rule_id]
+            constants = rule.finding_constants
+            pii = rule.family == "PII"
             for hit in _merge(hits):
                 if hit.document:
                     start = end = 0
                     text = ""
+                elif identity:
+                    start, end = hit.start, hit.end
+                    text = original[start:end]
                 elif hit.stage1:
-                    start, end = self.norm.stage1_span(hit.start, hit.end)
+                    start, end = norm.stage1_span(hit.start, hit.end)
                     text = original[start:end]
                 else:
-                    start, end = self.norm.span(hit.start, hit.end)
+                    start, end = norm.span(hit.start, hit.end)
                     text = original[start:end]
-                if rule.family == "PII" or hit.masked:
-                    text = hit.masked or mask_pii(rule.id, text)
-                autofix = f"{rule.autofix}:{rule.fix_zh}" if rule.autofix else ""
+                if pii or hit.masked:
+                    text = hit.masked or mask_pii(rule_id, text)
                 findings.append(
-                    Finding(
-                        rule_id=rule.id,
-                        severity=hit.severity,
-                        start=start,
-                        end=end,
-                        text=text,
-                        fix=rule.fix,
-                        citation=rule.citation_text,
-                        title=f"{rule.title_zh} / {rule.title_en}",
-                        negated=hit.negated,
-                        evasion=hit.evasion,
-                        detail=hit.detail,
-                        autofix=autofix,
-                        related_rule=hit.related_rule,
+                    finding_from_fields(
+                        {
+                            "rule_id": rule_id,
+                            "severity": hit.severity,
+                            "start": start,
+                            "end": end,
+                            "text": text,
+                            **constants,
+                            "negated": hit.negated,
+                            "evasion": hit.evasion,
+                            "detail": hit.detail,
+                            "related_rule": hit.related_rule,
+                        }
                     )
                 )
-        findings.sort(key=lambda finding: (finding.start, finding.end, -finding.severity, finding.rule_id))
+        findings.sort(key=_finding_order)
         return findings
+
+
+def _finding_order(finding: Finding) -> tuple[int, int, int, str]:
+    return finding.start, finding.end, -finding.severity, finding.rule_id
 
 
 def _merge(hits: list[Hit]) -> list[Hit]:

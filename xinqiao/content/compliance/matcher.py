@@ -14,12 +14,18 @@ This gives the same matches as running every regex over the whole text (the naiv
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from re import _constants as sre_constants  # type: ignore[attr-defined]
 from re import _parser as sre_parser  # type: ignore[attr-defined]
 
 import ahocorasick
+
+try:  # a Rust automaton (DFA over UTF-8, character offsets back); pyahocorasick is the fallback
+    import ahocorasick_rs
+except ImportError:  # pragma: no cover - depends on the installed packages
+    ahocorasick_rs = None
 
 _MAX_SET = 256
 _MAX_CLASS = 16
@@ -72,6 +78,8 @@ _FREQUENT = {
 # Patterns are compiled with re.ASCII: the text is NFKC-normalised (full-width digits and spaces are ASCII), and
 # ASCII classes let sre scan ahead much faster than Unicode categories. \b then treats CJK as non-word characters.
 FLAGS = re.ASCII
+# An inline (?i) flag: such a regex is not read for anchors, first characters or literal strings (all case-sensitive).
+_INLINE_IGNORECASE = re.compile(r"\(\?[aLmsux-]*i")
 # Words so common in medical text that they make poor anchors when a rarer required literal exists.
 _COMMON_WORDS = frozenset(
     "手术 治疗 检查 体检 患者 医生 医院 健康 疾病 症状 服务 药物 用药 护理 预防 康复 病人 时间 建议 饮食 "  # noqa: SIM905
@@ -168,6 +176,8 @@ def _has_assertions(items: Sequence[tuple[object, object]]) -> bool:
 
 def literal_strings(pattern: str) -> frozenset[str] | None:
     """The finite set of strings a regex matches, if it is a plain alternation of literals (no look-arounds)."""
+    if _INLINE_IGNORECASE.search(pattern):
+        return None  # case-insensitive: not a set of literal strings
     items = list(sre_parser.parse(pattern, FLAGS))
     if _has_assertions(items):
         return None
@@ -177,18 +187,41 @@ def literal_strings(pattern: str) -> frozenset[str] | None:
     return frozenset(strings)
 
 
+Anchor = tuple[set[str], int, int | None]  # strings, and the range of their offset from the start of the match
+
+
+def _range(items: Sequence[tuple[object, object]]) -> tuple[int, int | None]:
+    """Minimum and maximum width of ``items`` (None = unbounded)."""
+    low, high = sre_parser.SubPattern(sre_parser.State(), list(items)).getwidth()
+    return int(low), None if high >= _UNBOUNDED else int(high)
+
+
+def _shift(anchor: Anchor, low: int, high: int | None) -> Anchor:
+    strings, offset_low, offset_high = anchor
+    return strings, offset_low + low, None if high is None or offset_high is None else offset_high + high
+
+
 def _required(items: Sequence[tuple[object, object]]) -> set[str] | None:
     """A set of strings such that every match of ``items`` contains one of them, or None."""
-    candidates: list[set[str]] = []
+    found = _required_anchor(items)
+    return None if found is None else found[0]
+
+
+def _required_anchor(items: Sequence[tuple[object, object]]) -> Anchor | None:
+    """A set of strings such that every match of ``items`` contains one of them, with the range of offsets (from
+    the start of the match) at which that occurrence starts, or None."""
+    items = list(items)
+    candidates: list[Anchor] = []
     run: set[str] | None = None
+    run_start = 0
 
     def flush() -> None:
         nonlocal run
         if run is not None and "" not in run:
-            candidates.append(run)
+            candidates.append(_shift((run, 0, 0), *_range(items[:run_start])))
         run = None
 
-    for op, av in items:
+    for index, (op, av) in enumerate(items):
         if op in ZERO_WIDTH:
             continue
         strings = _exact_node(op, av)
@@ -207,40 +240,52 @@ def _required(items: Sequence[tuple[object, object]]) -> set[str] | None:
         if strings is not None:
             if run is None:
                 run = set(strings)
+                run_start = index
             else:
                 product = {a + b for a in run for b in strings}
                 if len(product) > _MAX_SET:
                     flush()
                     run = set(strings)
+                    run_start = index
                 else:
                     run = product
             continue
         flush()
-        inner: set[str] | None = None
+        inner: Anchor | None = None
         if op is SUBPATTERN:
-            inner = _required(av[-1])  # type: ignore[index]
+            inner = _required_anchor(av[-1])  # type: ignore[index]
         elif ATOMIC is not None and op is ATOMIC:
-            inner = _required(av)  # type: ignore[arg-type]
+            inner = _required_anchor(av)  # type: ignore[arg-type]
         elif op is BRANCH:
             union: set[str] = set()
+            low: int | None = None
+            high: int | None = 0
             for branch in av[1]:  # type: ignore[index]
-                branch_set = _required(branch)
-                if branch_set is None:
-                    union = set()
-                    inner = None
+                branch_anchor = _required_anchor(branch)
+                if branch_anchor is None:
                     break
-                union |= branch_set
+                union |= branch_anchor[0]
+                low = branch_anchor[1] if low is None else min(low, branch_anchor[1])
+                high = None if high is None or branch_anchor[2] is None else max(high, branch_anchor[2])
             else:
-                inner = union
+                inner = (union, low or 0, high)
         elif op in REPEATS and av[0] >= 1:  # type: ignore[index]
-            inner = _required(av[2])  # type: ignore[index]
-        if inner:
-            candidates.append(inner)
+            inner = _required_anchor(av[2])  # type: ignore[index]
+            if inner is not None:
+                # The occurrence may be in any repetition, not only the first.
+                count = av[1]  # type: ignore[index]
+                step = _range(av[2])[1]  # type: ignore[index]
+                if count is _UNBOUNDED or count >= _UNBOUNDED or step is None:
+                    inner = (inner[0], inner[1], None)
+                else:
+                    inner = _shift(inner, 0, (count - 1) * step)
+        if inner and inner[0]:
+            candidates.append(_shift(inner, *_range(items[:index])))
     flush()
     if not candidates:
         return None
-    best = max(candidates, key=_anchor_score)
-    return best if -_anchor_score(best) <= _MAX_ANCHOR_COST else None
+    best = max(candidates, key=lambda candidate: _anchor_score(candidate[0]))
+    return best if -_anchor_score(best[0]) <= _MAX_ANCHOR_COST else None
 
 
 def _anchor_cost(string: str) -> float:
@@ -357,59 +402,40 @@ def _width_terms(items: Sequence[tuple[object, object]]) -> Terms | None:
     return fixed, tuple(sorted(runs.items()))
 
 
-_SMALL_CLASSES = {r"[\d]": "0123456789", r"[\s]": " \t\n\r\f\v"}
-
-
-class RunLengths:
-    """An upper bound of the longest run of each character class in one text, computed on first use.
-
-    For small classes (digits, whitespace, a handful of literal characters) the bound is the number of such
-    characters in the text (a few ``str.count`` calls); other classes get their longest run measured."""
+class _LongestRun:
+    """Longest run of one character class inside a slice of a text (one ``findall`` over a small window)."""
 
     _compiled: dict[str, re.Pattern[str]] = {}
-    _members: dict[str, str | None] = {}
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.cache: dict[str, int] = {}
-
-    _last: RunLengths | None = None
 
     @classmethod
-    def of(cls, text: str) -> RunLengths:
-        """The run lengths of ``text``, shared by consecutive lazy evaluations of the same text."""
-        last = cls._last
-        if last is None or last.text is not text:
-            last = cls(text)
-            cls._last = last
-        return last
+    def of(cls, source: str, text: str, low: int, high: int) -> int:
+        pattern = cls._compiled.get(source)
+        if pattern is None:
+            pattern = re.compile(f"(?:{source})+", FLAGS)
+            cls._compiled[source] = pattern
+        return max(map(len, pattern.findall(text, low, high)), default=0)
 
-    @classmethod
-    def _class_members(cls, source: str) -> str | None:
-        if source not in cls._members:
-            members = _SMALL_CLASSES.get(source)
-            if members is None:
-                parsed = list(sre_parser.parse(source, FLAGS))
-                chars = _exact(parsed) if len(parsed) == 1 else None
-                members = "".join(sorted(chars)) if chars and all(len(char) == 1 for char in chars) else None
-            cls._members[source] = members
-        return cls._members[source]
 
-    def __call__(self, source: str) -> int:
-        found = self.cache.get(source)
-        if found is None:
-            members = self._class_members(source)
-            if members is not None:
-                text = self.text
-                found = sum(text.count(char) for char in members)
-            else:
-                pattern = self._compiled.get(source)
-                if pattern is None:
-                    pattern = re.compile(f"(?:{source})+", FLAGS)
-                    self._compiled[source] = pattern
-                found = max((len(run) for run in pattern.findall(self.text)), default=0)
-            self.cache[source] = found
-        return found
+def _terms_width(text: str, size: int, start: int, end: int, terms: Terms) -> int:
+    """Maximum width of a match that contains the anchor ``[start, end)``, for a regex whose width is
+    ``fixed + sum(count * longest_run(class))`` (see :func:`_width_terms`).
+
+    The runs are measured locally: with ``d`` at least the bound computed from the runs inside ``[start - d, end + d]``,
+    no match containing the anchor can leave that window (the part of the match inside the window is made of the
+    fixed items and of class runs inside the window, so it is no longer than the bound, hence no longer than ``d``,
+    while a match that left the window would have more than ``d`` characters inside it). ``d`` grows from the
+    bound for runs of one character until it holds; in prose it holds at once."""
+    fixed, classes = terms
+    reach = fixed + sum(count for _source, count in classes)
+    while True:
+        low = max(0, start - reach)
+        high = min(size, end + reach)
+        bound = fixed
+        for source, count in classes:
+            bound += count * _LongestRun.of(source, text, low, high)
+        if bound <= reach or (low == 0 and high == size):  # the runs of the whole text bound every match
+            return bound
+        reach = bound
 
 
 def _lookahead_reach(items: Sequence[tuple[object, object]]) -> int | None:
@@ -435,6 +461,14 @@ def _lookahead_reach(items: Sequence[tuple[object, object]]) -> int | None:
     return reach
 
 
+# A regex whose every match holds at least this many digits within a bounded width is gated by the text's digit
+# clusters instead of by anchors in the automaton (phone, ID, card and record numbers: digits are frequent in health
+# text, 150分钟 or 5克, but long digit sequences are rare).
+_DIGIT_GATE = 5
+# Up to this many candidate starts per anchor occurrence, ``match`` at each start is cheaper than a window search.
+_MAX_START_OFFSETS = 8
+
+
 @dataclass(frozen=True)
 class PatternPlan:
     """How one regex is run: its anchors, and the window it needs around each anchor."""
@@ -444,19 +478,29 @@ class PatternPlan:
     terms: Terms | None  # width as fixed + runs of character classes in the text (see _width_terms)
     reach: int | None  # look-ahead reach past the match, None = unbounded (to the line end)
     at_start: bool = False  # the regex begins with ^ (only position 0 can match)
-    min_digits: int = 0  # anchors are single digits and every match holds at least this many digits
+    min_digits: int = 0  # every match holds at least this many digits
+    # Offsets from the start of a match at which an anchor occurrence can start, when there are few of them: the
+    # regex is then tried with ``match`` at each candidate start instead of searching windows.
+    start_offsets: tuple[int, ...] | None = None
+    first_chars: frozenset[str] | None = None  # every match starts with one of these (None: unknown or too many)
 
-    def window_width(self, runs: RunLengths | None) -> int | None:
+    @property
+    def digit_gated(self) -> bool:
+        return self.min_digits >= _DIGIT_GATE and self.width is not None and not self.at_start
+
+    def anchor_width(self, text: str, size: int, start: int, end: int) -> int | None:
+        """Maximum width of a match around the anchor ``[start, end)``; None = unbounded (window = the line)."""
         if self.width is not None:
             return self.width
-        if self.terms is None or runs is None:
+        if self.terms is None:
             return None
-        return self.terms[0] + sum(count * runs(source) for source, count in self.terms[1])
+        return _terms_width(text, size, start, end, self.terms)
 
 
 def plan_pattern(pattern: str, flags: int = FLAGS) -> PatternPlan:
-    if flags & re.IGNORECASE:
-        return PatternPlan(None, None, None)
+    if flags & re.IGNORECASE or _INLINE_IGNORECASE.search(pattern):
+        # Anchors and first characters are read case-sensitively: a case-insensitive regex is scanned in full.
+        return PatternPlan(None, None, None, None)
     parsed = sre_parser.parse(pattern, flags)
     items = list(parsed)
     at_start = (
@@ -465,18 +509,58 @@ def plan_pattern(pattern: str, flags: int = FLAGS) -> PatternPlan:
         and items[0][1] in (sre_constants.AT_BEGINNING, sre_constants.AT_BEGINNING_STRING)
         and not flags & re.MULTILINE
     )
-    anchors = _required(items)
+    anchor = _required_anchor(items)
+    anchors = anchor[0] if anchor is not None else None
+    start_offsets = None
+    if anchor is not None and anchor[2] is not None and anchor[2] - anchor[1] < _MAX_START_OFFSETS:
+        start_offsets = tuple(range(anchor[1], anchor[2] + 1))
     width = _width(items)
-    # The density filter counts anchor hits as digits, so it needs every digit to be an anchor.
-    digits_only = anchors == set("0123456789")
+    first_chars = _first_chars(items)
     return PatternPlan(
         frozenset(anchors) if anchors else None,
         width,
         _width_terms(items) if width is None else None,
         _lookahead_reach(items),
         at_start,
-        _min_digits(items) if digits_only else 0,
+        _min_digits(items),
+        start_offsets,
+        frozenset(first_chars) if first_chars is not None else None,
     )
+
+
+def _first_chars(items: Sequence[tuple[object, object]]) -> set[str] | None:
+    """The characters a match of ``items`` can start with, if that set is small and known (look-arounds are
+    skipped, which can only make the set larger)."""
+    result: set[str] = set()
+    for op, av in items:
+        if op in ZERO_WIDTH:
+            continue
+        chars: set[str] | None
+        if op is LITERAL:
+            chars = {chr(av)}  # type: ignore[arg-type]
+        elif op is IN:
+            chars = _exact_node(op, av, _MAX_RUN_CLASS * 2)
+        elif op is SUBPATTERN:
+            chars = _first_chars(av[-1])  # type: ignore[index]
+        elif ATOMIC is not None and op is ATOMIC:
+            chars = _first_chars(av)  # type: ignore[arg-type]
+        elif op is BRANCH:
+            chars = set()
+            for branch in av[1]:  # type: ignore[index]
+                branch_chars = _first_chars(branch)
+                if branch_chars is None:
+                    return None
+                chars |= branch_chars
+        elif op in REPEATS:
+            chars = _first_chars(av[2])  # type: ignore[index]
+        else:
+            return None
+        if chars is None:
+            return None
+        result |= chars
+        if _range([(op, av)])[0] > 0:
+            return result
+    return None  # every item can match empty: a match may start anywhere
 
 
 def _min_digits(items: Sequence[tuple[object, object]]) -> int:
@@ -487,7 +571,7 @@ def _min_digits(items: Sequence[tuple[object, object]]) -> int:
             total += chr(av).isdigit()  # type: ignore[arg-type]
         elif op is IN:
             chars = _exact_node(op, av)
-            total += chars is not None and all(char.isdigit() for char in chars)
+            total += chars is not None and all(char in "0123456789" for char in chars)
         elif op is SUBPATTERN:
             total += _min_digits(av[-1])  # type: ignore[index]
         elif op is BRANCH:
@@ -497,20 +581,25 @@ def _min_digits(items: Sequence[tuple[object, object]]) -> int:
     return total
 
 
-def _digit_dense(anchors: list[tuple[int, int]], needed: int, width: int | None) -> list[tuple[int, int]]:
-    """Digit anchors that have at least ``needed`` digits within one match width of them."""
-    if width is None:
-        return anchors
-    anchors.sort()
-    kept = []
-    low = 0
-    count = len(anchors)
-    for high in range(count):
-        while anchors[high][0] - anchors[low][0] >= width:
-            low += 1
-        if high - low + 1 >= needed:
-            kept.extend(anchors[low : high + 1])
-    return sorted(set(kept))
+def _digit_clusters(digits: Sequence[tuple[int, int]], gap: int, needed: int) -> list[tuple[int, int, int]]:
+    """Groups of digits (spans of single digits, in text order) whose gaps are shorter than ``gap``, as ``(start,
+    end, digits)``, keeping the groups with at least ``needed`` digits. A match of a digit-gated regex (width <=
+    ``gap``) has all its digits in one group, so it lies within ``width`` characters of a group that holds at least
+    its minimum number of digits."""
+    clusters: list[tuple[int, int, int]] = []
+    start = end = -gap
+    count = 0
+    for position, _end in digits:
+        if position - end < gap:
+            end = position + 1
+            count += 1
+            continue
+        if count >= needed:
+            clusters.append((start, end, count))
+        start, end, count = position, position + 1, 1
+    if count >= needed:
+        clusters.append((start, end, count))
+    return clusters
 
 
 class GatedPattern:
@@ -538,15 +627,12 @@ class GatedPattern:
             return [match.span()] if match is not None and match.end() > match.start() else []
         if self.anchor_re is None:
             return [match.span() for match in self.pattern.finditer(text, low, high) if match.end() > match.start()]
-        runs = RunLengths.of(text)
-        width = self.plan.window_width(runs)
-        search_low = low if width is None else max(0, low - width)
-        search_high = high if width is None else min(size, high + width)
-        anchors = [match.span() for match in self.anchor_re.finditer(text, search_low, search_high)]
+        # A match inside [low, high) contains an anchor inside [low, high).
+        anchors = [match.span() for match in self.anchor_re.finditer(text, low, high)]
         if not anchors:
             return []
         found = []
-        for window_low, window_high in _windows(text, size, anchors, self.plan, runs):
+        for window_low, window_high in _windows(text, size, anchors, self.plan):
             for match in self.pattern.finditer(text, max(window_low, low), min(window_high, high)):
                 if match.end() > match.start():
                     found.append(match.span())
@@ -560,19 +646,18 @@ class GatedPattern:
             if self.plan.at_start:
                 return bool(self.spans(text, low, high))
             return self.pattern.search(text, low, high) is not None
-        runs = RunLengths.of(text)
-        width = self.plan.window_width(runs)
-        reach = self.plan.reach
-        for anchor in self.anchor_re.finditer(
-            text, low if width is None else max(0, low - width), high if width is None else min(size, high + width)
-        ):
+        plan = self.plan
+        reach = plan.reach
+        for anchor in self.anchor_re.finditer(text, low, high):
+            anchor_start, anchor_end = anchor.span()
+            width = plan.anchor_width(text, size, anchor_start, anchor_end)
             if width is None:
-                window_low = text.rfind("\n", 0, anchor.start()) + 1
-                line_end = text.find("\n", anchor.end())
+                window_low = text.rfind("\n", 0, anchor_start) + 1
+                line_end = text.find("\n", anchor_end)
                 window_high = size if line_end == -1 else line_end
             else:
-                window_low = anchor.end() - width
-                window_high = anchor.start() + width
+                window_low = anchor_end - width
+                window_high = anchor_start + width
                 if reach is None:
                     line_end = text.find("\n", window_high)
                     window_high = size if line_end == -1 else line_end
@@ -612,11 +697,13 @@ class LazyLexicon:
         return found
 
     def search(self, text: str, low: int = 0, high: int | None = None) -> bool:
-        high = len(text) if high is None else min(high, len(text))
-        low = max(0, low)
+        if high is None:
+            high = len(text)
+        if low < 0:
+            low = 0
         if self.phrases is not None and self.phrases.search(text, low, high) is not None:
             return True
-        return any(pattern.search(text, low, high) for pattern in self.patterns)
+        return bool(self.patterns) and any(pattern.search(text, low, high) for pattern in self.patterns)
 
 
 @dataclass(frozen=True)
@@ -634,12 +721,19 @@ _EMPTY: list[tuple[int, int]] = []
 class Scan:
     """Result of one matcher pass: sorted spans per detector name, in the normalised text."""
 
-    __slots__ = ("hits", "known", "text")
+    __slots__ = ("hits", "known", "sentinels", "text")
 
-    def __init__(self, text: str, known: frozenset[str], hits: dict[str, list[tuple[int, int]]]) -> None:
+    def __init__(
+        self,
+        text: str,
+        known: frozenset[str],
+        hits: dict[str, list[tuple[int, int]]],
+        sentinels: list[tuple[int, int]] | None = None,
+    ) -> None:
         self.text = text
         self.known = known
         self.hits = hits  # only detectors that matched
+        self.sentinels = sentinels  # occurrences of the matcher's sentinel keys (None: it has none)
 
     def get(self, name: str) -> list[tuple[int, int]]:
         return self.hits.get(name, _EMPTY)
@@ -655,10 +749,11 @@ class Scan:
 
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _hex(text: str) -> str:
-    """The automaton reads text as UTF-16 code units in hex, each unit preceded by ``|``: every trie node then has
+    """pyahocorasick reads text as UTF-16 code units in hex, each unit preceded by ``|``: every trie node then has
     at most 16 children, and a key (which starts with ``|``) can only match at a character boundary.
 
     pyahocorasick looks children up by a linear scan, so a trie over raw CJK characters (hundreds of distinct first
@@ -669,18 +764,90 @@ def _hex(text: str) -> str:
     return "|" + text.encode("utf-16-be").hex("|", 2) if text else ""
 
 
+class Automaton:
+    """All keys of a matcher in one Aho-Corasick automaton, each key with the *slots* (small integers) its
+    occurrences go to; ``collect(text)`` returns ``{slot: [(start, end), ...]}`` over every occurrence of every key
+    (overlapping ones included), each list in order of the occurrences' ends.
+
+    Backends: ``ahocorasick_rs`` (a DFA, about three times faster on CJK text) when it is installed, otherwise
+    pyahocorasick over the hex form of the text (see :func:`_hex`). Both report exactly the same occurrences."""
+
+    def __init__(self, keys: dict[str, tuple[int, ...]], backend: str | None = None) -> None:
+        self.backend = backend or ("ahocorasick_rs" if ahocorasick_rs is not None else "pyahocorasick")
+        self.size = len(keys)
+        if self.backend == "ahocorasick_rs":
+            if ahocorasick_rs is None:
+                raise ValueError("the ahocorasick_rs backend is not installed")
+            self.slots = list(keys.values())
+            self.rust = (
+                ahocorasick_rs.AhoCorasick(list(keys), implementation=ahocorasick_rs.Implementation.DFA)
+                if keys
+                else None
+            )
+            return
+        if self.backend != "pyahocorasick":
+            raise ValueError(f"unknown automaton backend {backend!r}")
+        # The hex form replaces astral characters with U+FFFD (see _hex), in keys as in texts: keys that differ only
+        # there become one key, with the union of their slots (a text's astral character then stands for any).
+        merged: dict[str, tuple[int, set[int]]] = {}
+        for key, slots in keys.items():
+            encoded = _hex(key)
+            merged.setdefault(encoded, (len(key), set()))[1].update(slots)
+        automaton = ahocorasick.Automaton()
+        for encoded, (length, slots) in merged.items():
+            automaton.add_word(encoded, (len(encoded) - 1, length, tuple(sorted(slots))))
+        if merged:
+            automaton.make_automaton()
+        self.python = automaton
+
+    def __len__(self) -> int:
+        return self.size
+
+    def collect(self, text: str) -> defaultdict[int, list[tuple[int, int]]]:
+        buckets: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+        if not self.size or not text:
+            return buckets
+        if self.backend == "ahocorasick_rs":
+            try:
+                found = self.rust.find_matches_as_indexes(text, overlapping=True)  # type: ignore[union-attr]
+            except UnicodeEncodeError:  # a lone surrogate: no key contains one, so it can stand for any character
+                found = self.rust.find_matches_as_indexes(_SURROGATE.sub("\ufffd", text), overlapping=True)  # type: ignore[union-attr]
+            key_slots = self.slots
+            for index, start, end in found:
+                span = (start, end)
+                for slot in key_slots[index]:
+                    buckets[slot].append(span)
+            return buckets
+        try:
+            encoded = _hex(text)
+        except UnicodeEncodeError:
+            encoded = _hex(_SURROGATE.sub("\ufffd", text))
+        for end, (back, length, slots) in self.python.iter(encoded):
+            start = (end - back) // 5
+            span = (start, start + length)
+            for slot in slots:
+                buckets[slot].append(span)
+        return buckets
+
+
 class Matcher:
     """Compiled detectors: ``scan(text)`` finds every phrase and regex match of every detector."""
 
-    def __init__(self, detectors: Sequence[Detector]) -> None:
+    def __init__(
+        self, detectors: Sequence[Detector], backend: str | None = None, sentinels: Sequence[str] = ()
+    ) -> None:
+        """``sentinels`` are extra keys whose occurrences :meth:`scan` reports in ``Scan.sentinels`` (the
+        normaliser's proof that a text is already normal, see ``Normaliser.already_normal``)."""
         self.detectors = tuple(detectors)
-        self.index = {detector.name: position for position, detector in enumerate(self.detectors)}
+        self.names = tuple(detector.name for detector in self.detectors)
+        self.index = {name: position for position, name in enumerate(self.names)}
         if len(self.index) != len(self.detectors):
             raise ValueError("detector names must be unique")
         self.known = frozenset(self.index)
         keys: dict[str, tuple[int, list[int], list[int]]] = {}
         self.patterns: list[tuple[int, re.Pattern[str], PatternPlan]] = []
         self.unanchored: list[int] = []
+        self.digit_gated: list[int] = []
         for position, detector in enumerate(self.detectors):
             for phrase in detector.phrases:
                 if not phrase:
@@ -701,20 +868,38 @@ class Matcher:
                 plan = plan_pattern(source)
                 pattern_index = len(self.patterns)
                 self.patterns.append((position, compiled, plan))
+                if plan.digit_gated:
+                    self.digit_gated.append(pattern_index)
+                    continue
                 if plan.anchors is None:
                     self.unanchored.append(pattern_index)
                     continue
                 for anchor in plan.anchors:
                     keys.setdefault(anchor, (len(anchor), [], []))[2].append(pattern_index)
-        automaton = ahocorasick.Automaton()
-        for key, (length, phrase_detectors, pattern_indexes) in keys.items():
-            encoded = _hex(key)
-            automaton.add_word(
-                encoded, (len(encoded) - 1, length, tuple(phrase_detectors), tuple(sorted(set(pattern_indexes))))
-            )
-        if len(automaton):
-            automaton.make_automaton()
-        self.automaton = automaton
+        # Widest digit-gated regex: digit runs closer than this belong to one cluster.
+        self.digit_gap = max((self.patterns[index][2].width or 0 for index in self.digit_gated), default=0)
+        self.digit_needed = min((self.patterns[index][2].min_digits for index in self.digit_gated), default=0)
+        # Digits are found by the automaton too (one key per digit, reported under an extra slot after the
+        # detectors): a str-level regex scan for digit runs would cost more than the whole automaton pass.
+        self.digit_slot = len(self.detectors)
+        if self.digit_gated:
+            for digit in "0123456789":
+                entry = keys.setdefault(digit, (1, [], []))
+                entry[1].append(self.digit_slot)
+        self.sentinel_slot = self.digit_slot + 1 if sentinels else -1
+        for sentinel in sentinels:
+            if sentinel:
+                keys.setdefault(sentinel, (len(sentinel), [], []))[1].append(self.sentinel_slot)
+        # Slots: one per detector (phrase occurrences), then the digits, the sentinels, then one per anchored
+        # pattern (anchor occurrences).
+        self.pattern_slot = self.digit_slot + 2
+        self.automaton = Automaton(
+            {
+                key: (*phrase_detectors, *(self.pattern_slot + index for index in sorted(set(pattern_indexes))))
+                for key, (_length, phrase_detectors, pattern_indexes) in keys.items()
+            },
+            backend,
+        )
 
     def stats(self) -> dict[str, int]:
         return {
@@ -722,81 +907,165 @@ class Matcher:
             "phrases": sum(len(detector.phrases) for detector in self.detectors),
             "patterns": len(self.patterns),
             "unanchored_patterns": len(self.unanchored),
+            "digit_gated_patterns": len(self.digit_gated),
             "automaton_keys": len(self.automaton),
+            "automaton_backend": self.automaton.backend,  # type: ignore[dict-item]
         }
 
     def scan(self, text: str, skip: frozenset[str] = frozenset()) -> Scan:
         """Find every match of every detector except those named in ``skip`` (rules that do not apply)."""
-        hits: list[list[tuple[int, int]]] = [[] for _ in self.detectors]
-        anchored: dict[int, list[tuple[int, int]]] = {}
-        if len(self.automaton):
-            for end, (back, length, phrase_detectors, pattern_indexes) in self.automaton.iter(_hex(text)):
-                start = (end - back) // 5
-                stop = start + length
-                for detector in phrase_detectors:
-                    hits[detector].append((start, stop))
-                for pattern_index in pattern_indexes:
-                    found = anchored.get(pattern_index)
-                    if found is None:
-                        anchored[pattern_index] = [(start, stop)]
-                    else:
-                        found.append((start, stop))
+        return self.finish(text, self.collect(text), skip)
+
+    def collect(self, text: str) -> defaultdict[int, list[tuple[int, int]]]:
+        """The automaton pass alone: key occurrences by slot (see :meth:`sentinels` and :meth:`finish`)."""
+        return self.automaton.collect(text)
+
+    def sentinels(self, hits: Mapping[int, list[tuple[int, int]]]) -> list[tuple[int, int]] | None:
+        """Occurrences of the sentinel keys in a :meth:`collect` result (None: the matcher has no sentinels)."""
+        return hits.get(self.sentinel_slot, []) if self.sentinel_slot >= 0 else None
+
+    def finish(
+        self, text: str, hits: defaultdict[int, list[tuple[int, int]]], skip: frozenset[str] = frozenset()
+    ) -> Scan:
+        """The regexes, run around their anchors' occurrences found by :meth:`collect` on the same ``text``."""
+        pattern_slot = self.pattern_slot
+        anchored = [(slot - pattern_slot, spans) for slot, spans in hits.items() if slot >= pattern_slot]
         size = len(text)
         patterns = self.patterns
-        runs = RunLengths.of(text)
         skipped = {self.index[name] for name in skip if name in self.index} if skip else ()
-        for pattern_index, anchors in anchored.items():
+        for pattern_index, anchors in anchored:
             detector, compiled, plan = patterns[pattern_index]
             if detector in skipped:
                 continue
-            if plan.min_digits and len(anchors) < plan.min_digits:
-                continue
-            target = hits[detector]
-            if plan.min_digits:
-                anchors = _digit_dense(anchors, plan.min_digits, plan.window_width(runs))
-                if not anchors:
+            offsets = plan.start_offsets
+            if offsets is None:
+                found = [
+                    match.span()
+                    for low, high in _windows(text, size, anchors, plan)
+                    for match in compiled.finditer(text, low, high)
+                    if match.end() > match.start()
+                ]
+            else:
+                found = _match_at_starts(text, compiled, anchors, offsets, plan.first_chars)
+            if found:
+                hits[detector].extend(found)
+        if self.digit_gated and size:
+            clusters = None
+            for pattern_index in self.digit_gated:
+                detector, compiled, plan = patterns[pattern_index]
+                if detector in skipped:
                     continue
-            for low, high in _windows(text, size, anchors, plan, runs):
-                for match in compiled.finditer(text, low, high):
-                    if match.end() > match.start():
-                        target.append((match.start(), match.end()))
+                if clusters is None:
+                    clusters = _digit_clusters(hits.get(self.digit_slot, ()), self.digit_gap, self.digit_needed)
+                    if not clusters:
+                        break
+                width = plan.width or 0
+                windows = [
+                    (cluster_start - width, cluster_end + width)
+                    for cluster_start, cluster_end, digits in clusters
+                    if digits >= plan.min_digits
+                ]
+                if not windows:
+                    continue
+                found = [
+                    match.span()
+                    for low, high in _merge_windows(text, size, windows, plan.reach)
+                    for match in compiled.finditer(text, low, high)
+                    if match.end() > match.start()
+                ]
+                if found:
+                    hits[detector].extend(found)
         for pattern_index in self.unanchored:
             detector, compiled, plan = patterns[pattern_index]
             if detector in skipped:
                 continue
-            target = hits[detector]
             if plan.at_start:
                 match = compiled.match(text)
-                if match is not None and match.end() > match.start():
-                    target.append((match.start(), match.end()))
-                continue
-            for match in compiled.finditer(text):
-                if match.end() > match.start():
-                    target.append((match.start(), match.end()))
-        found: dict[str, list[tuple[int, int]]] = {}
-        names = self.detectors
-        for position, target in enumerate(hits):
-            if target:
-                found[names[position].name] = sorted(set(target)) if len(target) > 1 else target
-        return Scan(text, self.known, found)
+                found = [match.span()] if match is not None and match.end() > match.start() else []
+            else:
+                found = [match.span() for match in compiled.finditer(text) if match.end() > match.start()]
+            if found:
+                hits[detector].extend(found)
+        names = self.names
+        detector_count = self.digit_slot
+        sentinels = self.sentinels(hits)
+        return Scan(
+            text,
+            self.known,
+            {
+                names[position]: sorted(set(spans)) if len(spans) > 1 else spans
+                for position, spans in sorted(hits.items())  # detector order: rules are evaluated in it
+                if position < detector_count and spans
+            },
+            sentinels,
+        )
 
 
-def _windows(
-    text: str, size: int, anchors: list[tuple[int, int]], plan: PatternPlan, runs: RunLengths | None = None
+def _match_at_starts(
+    text: str,
+    compiled: re.Pattern[str],
+    anchors: list[tuple[int, int]],
+    offsets: tuple[int, ...],
+    first_chars: frozenset[str] | None = None,
 ) -> list[tuple[int, int]]:
+    """What ``compiled.finditer(text)`` finds, given every occurrence of the regex's anchors and the offsets at
+    which an anchor occurrence can start inside a match: every match starts at one of the candidate positions, and
+    a match attempt at a position is the one a full scan makes there, so trying the candidates in order and skipping
+    those inside the previous match gives the same non-overlapping sequence."""
+    if offsets == (0,):
+        starts = sorted({start for start, _end in anchors}) if len(anchors) > 1 else [anchors[0][0]]
+    else:
+        starts = sorted({start - offset for start, _end in anchors for offset in offsets if start >= offset})
+        if first_chars is not None:  # a start whose character no match begins with needs no attempt
+            starts = [start for start in starts if text[start] in first_chars]
+    found: list[tuple[int, int]] = []
+    last_end = -1
+    match_at = compiled.match
+    for start in starts:
+        if start < last_end:
+            continue
+        match = match_at(text, start)
+        if match is not None:
+            end = match.end()
+            if end > start:
+                found.append((start, end))
+                last_end = end
+    return found
+
+
+def _merge_windows(text: str, size: int, windows: list[tuple[int, int]], reach: int | None) -> list[tuple[int, int]]:
+    """Clip ``(low, high)`` windows to the text, extend them by the look-ahead reach (or to the line end), merge."""
+    merged: list[tuple[int, int]] = []
+    for low, high in sorted(windows):
+        low = max(0, low)
+        if reach is None:
+            line_end = text.find("\n", high)
+            high = size if line_end == -1 else line_end
+        else:
+            high = min(size, high + reach)
+        if merged and low <= merged[-1][1]:
+            if high > merged[-1][1]:
+                merged[-1] = (merged[-1][0], high)
+        else:
+            merged.append((low, high))
+    return merged
+
+
+def _windows(text: str, size: int, anchors: list[tuple[int, int]], plan: PatternPlan) -> list[tuple[int, int]]:
     """Merged search windows around anchor occurrences."""
-    width = plan.window_width(runs)
+    width = plan.width
     reach = plan.reach
     windows: list[tuple[int, int]] = []
     anchors.sort()
     for anchor_start, anchor_end in anchors:
-        if width is None:
+        span = plan.anchor_width(text, size, anchor_start, anchor_end) if width is None else width
+        if span is None:
             low = text.rfind("\n", 0, anchor_start) + 1
             high = text.find("\n", anchor_end)
             high = size if high == -1 else high
         else:
-            low = max(0, anchor_end - width)
-            high = anchor_start + width
+            low = max(0, anchor_end - span)
+            high = anchor_start + span
             if reach is None:
                 line_end = text.find("\n", high)
                 high = size if line_end == -1 else line_end

@@ -256,6 +256,19 @@ class Finding:
         }
 
 
+_FINDING_FIELDS = frozenset(Finding.__dataclass_fields__)
+
+
+def finding_from_fields(fields: dict[str, Any]) -> Finding:
+    """A :class:`Finding` from a dict that holds every field, without the frozen dataclass's ``__init__`` (one
+    ``object.__setattr__`` per field; a check of an ad can create hundreds of findings)."""
+    if fields.keys() != _FINDING_FIELDS:
+        raise ValueError(f"finding fields differ: {sorted(fields.keys() ^ _FINDING_FIELDS)}")
+    finding = object.__new__(Finding)
+    object.__setattr__(finding, "__dict__", fields)
+    return finding
+
+
 @dataclass(frozen=True)
 class Report:
     findings: tuple[Finding, ...]

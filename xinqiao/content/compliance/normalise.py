@@ -209,11 +209,17 @@ def char_tables(zero_width: str = _ZERO_WIDTH_DEFAULT, keep: str = "…‥℃℉
     return CharTables(one_to_one, frequent, rare, expanding, expanding_re)
 
 
-def fold_characters(text: str, tables: CharTables) -> tuple[str, OffsetMap]:
-    """Step 1: NFKC + t2s + zero-width removal, one character at a time."""
+def fold_frequent(text: str, tables: CharTables) -> str:
+    """The frequent full-width characters of step 1 (，→, …): one-to-one, so offsets do not move."""
     for char, replacement in tables.frequent:
         if char in text:
             text = text.replace(char, replacement)
+    return text
+
+
+def fold_characters(text: str, tables: CharTables) -> tuple[str, OffsetMap]:
+    """Step 1: NFKC + t2s + zero-width removal, one character at a time."""
+    text = fold_frequent(text, tables)
     if tables.rare.search(text) is None:
         return text, OffsetMap()
     one_to_one = tables.one_to_one
@@ -252,15 +258,21 @@ class Normaliser:
         return char_tables(self.zero_width, self.nfkc_keep)
 
     @functools.cached_property
-    def collapse_re(self) -> re.Pattern[str]:
-        # The class written out without the kept boundary characters (a run that contains one is never collapsed),
-        # so the regex starts with a plain character class and sre can skip ahead at C speed.
+    def separator_members(self) -> frozenset[str]:
+        """The separator characters a collapsible run is made of (without the kept boundary characters: a run
+        that contains one is never collapsed)."""
         members = set(re.sub(r"\\(.)", r"\1", self.separators.strip("[]").replace("\\s", "")))
         members.discard("\\")
         members |= {" ", "\t", "\f", "\v", "\u3000", "\u00a0", "\\"}
         members -= set(self.keep_if_contains) | {"\r", "\n"}
         members |= set(self.tables.one_to_one.get(char, char) for char in list(members))
         members -= set(self.keep_if_contains) | {"\r", "\n"}
+        return frozenset(members)
+
+    @functools.cached_property
+    def collapse_re(self) -> re.Pattern[str]:
+        # The class written out, so the regex starts with a plain character class and sre can skip ahead at C speed.
+        members = self.separator_members
         body = "".join(re.escape(char) for char in sorted(members))
         # Written as "one, then up to max_run - 1 more" so the regex starts with a class (sre's prefix scan).
         return re.compile(f"[{body}][{body}]{{0,{self.max_run - 1}}}(?=[{CJK_CLASS}])")
@@ -285,6 +297,47 @@ class Normaliser:
     def fold(self, text: str) -> str:
         """Character-level folding only (used for rule phrases and titles)."""
         return fold_characters(text, self.tables)[0]
+
+    # -- the already-normal fast path -----------------------------------------------------------------------------
+    # Most published text is already normal once its frequent full-width punctuation is folded: no Traditional or
+    # compatibility characters, no separators inside CJK words, no evasion spellings. Rather than three more regex
+    # scans to prove that, the matcher's automaton carries these "sentinel" strings as extra keys and reports their
+    # occurrences in the same pass (see ``Matcher(sentinels=...)``); only a text with sentinel occurrences that
+    # matter goes through :meth:`__call__` and is scanned again.
+    @functools.cached_property
+    def sentinel_keys(self) -> tuple[str, ...]:
+        """Strings whose absence (after :meth:`prefold`) proves that normalisation changes nothing; empty when that
+        cannot be decided from literal occurrences (regex entries in the evasion dictionary)."""
+        if any(entry.is_regex for entry in self.evasion_entries):
+            return ()
+        keys = self.sentinel_chars | self.separator_members
+        keys |= {entry.source for entry in self.evasion_entries}
+        return tuple(sorted(keys))
+
+    @functools.cached_property
+    def sentinel_chars(self) -> frozenset[str]:
+        """Characters that step 1 changes, apart from the frequent ones :meth:`prefold` handles."""
+        tables = self.tables
+        return frozenset(set(tables.one_to_one) - {char for char, _ in tables.frequent} | set(tables.expanding))
+
+    def prefold(self, text: str) -> str:
+        return fold_frequent(text, self.tables)
+
+    def already_normal(self, original: str, prefolded: str, sentinels: Iterable[tuple[int, int]]) -> Normalised | None:
+        """The :class:`Normalised` of ``original`` if ``prefolded`` (its :meth:`prefold`) is already normal, given
+        every occurrence of :attr:`sentinel_keys` in ``prefolded``; None if the full normalisation is needed. A
+        separator only matters between CJK characters; any other sentinel occurrence sends the text the long way."""
+        if not self.sentinel_keys:
+            return None
+        separators = self.separator_members
+        collapse = self.collapse_re
+        for start, end in sentinels:
+            key = prefolded[start:end]
+            if key not in separators or key in self.sentinel_chars:
+                return None
+            if start > 0 and "\u4e00" <= prefolded[start - 1] <= "\u9fa5" and collapse.match(prefolded, start):
+                return None
+        return Normalised(original, prefolded, prefolded, (OffsetMap(),))
 
     def __call__(self, text: str) -> Normalised:
         stage1, stage1_map = fold_characters(text, self.tables)

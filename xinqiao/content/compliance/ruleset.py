@@ -30,6 +30,10 @@ RULES_FILE = HERE / "rules.yaml"
 CONTENT_TYPES = ("article", "video_script", "note", "live_script", "ad_creative", "comment_reply")
 
 
+# Lexicons of medical terms whose surname-initial entries are PII-005 false friends.
+_TERM_LEXICONS = ("disease", "drug", "rx_drug", "technique", "rare_disease")
+
+
 class Severity(IntEnum):
     INFO = 1
     WARN = 2
@@ -113,8 +117,34 @@ class Rule:
             parts.append(f"《{law}》{article}" if article else f"《{law}》")
         return "; ".join(parts)
 
+    @functools.cached_property
+    def _detector_names(self) -> dict[str, str]:
+        return {}
+
+    @functools.cached_property
+    def compiled_detectors(self) -> dict[str, tuple[re.Pattern[str], ...]]:
+        """The regexes of the rule's named detectors (scanned and lazy), compiled, for predicates that re-match."""
+        return {
+            name: tuple(re.compile(source, FLAGS) for source in sources)
+            for name, sources in (*self.detectors.items(), *self.lazy_detectors.items())
+        }
+
+    @functools.cached_property
+    def finding_constants(self) -> dict[str, str]:
+        """The fields every finding of this rule shares."""
+        return {
+            "fix": self.fix,
+            "citation": self.citation_text,
+            "title": f"{self.title_zh} / {self.title_en}",
+            "autofix": f"{self.autofix}:{self.fix_zh}" if self.autofix else "",
+        }
+
     def detector_name(self, name: str) -> str:
-        return f"{self.id}.{name}"
+        names = self._detector_names
+        full = names.get(name)
+        if full is None:
+            full = names[name] = f"{self.id}.{name}"
+        return full
 
 
 @dataclass(frozen=True)
@@ -155,6 +185,14 @@ class RuleSet:
     compound_surnames: tuple[str, ...]
     false_friends: tuple[str, ...]
     subject_mapping: Mapping[str, str]
+
+    @functools.cached_property
+    def sentence_re(self) -> re.Pattern[str]:
+        return re.compile("[" + "".join(re.escape(char) for char in self.sentence_chars) + "]")
+
+    @functools.cached_property
+    def clause_re(self) -> re.Pattern[str]:
+        return re.compile("[" + "".join(re.escape(char) for char in self.sentence_chars + self.clause_chars) + "]")
 
     @functools.cached_property
     def false_friend_re(self) -> re.Pattern[str]:
@@ -271,6 +309,20 @@ class _Loader:
             else:
                 lazy[name] = LazyLexicon(phrases, patterns)
         return scanned, lazy, phrase_lists, local
+
+    def false_friends(self, phrase_lists: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+        """Words that start with a surname character but are not names (PII-005 step 3): the data file, plus every
+        term of the medical lexicons that starts with a surname (黄疸, 白内障, 胡萝卜素 … a name candidate cut out of
+        a medical term is never a person)."""
+        words = [self.phrase(line) for line in _read_lines(self.base / "data" / "surname_false_friends.txt")]
+        surnames = set(self.surnames)
+        for name in _TERM_LEXICONS:
+            words.extend(
+                phrase
+                for phrase in phrase_lists.get(name, ())
+                if phrase[:1] in surnames or phrase.startswith(self.compound_surnames)
+            )
+        return tuple(dict.fromkeys(words))
 
     def subject_mapping(self) -> dict[str, str]:
         path = self.base / "data" / "subject_mapping.csv"
@@ -414,9 +466,7 @@ class _Loader:
             link_kinds=frozenset(self.document["ad_inference"]["link_kinds"]),
             surnames=self.surnames,
             compound_surnames=self.compound_surnames,
-            false_friends=tuple(
-                self.phrase(line) for line in _read_lines(self.base / "data" / "surname_false_friends.txt")
-            ),
+            false_friends=self.false_friends(phrase_lists),
             subject_mapping=self.subject_mapping(),
         )
 
@@ -523,7 +573,10 @@ class CompiledRules:
             return self.matcher
         found = self._variants.get(skip)
         if found is None:
-            found = Matcher([detector for detector in self.detectors if detector.name not in skip])
+            found = Matcher(
+                [detector for detector in self.detectors if detector.name not in skip],
+                sentinels=self.ruleset.normaliser.sentinel_keys,
+            )
             self._variants[skip] = found
         return found
 
@@ -552,16 +605,19 @@ def compile_ruleset(ruleset: RuleSet) -> CompiledRules:
             detectors.append(Detector(group.detector, group.phrases, group.patterns))
         for name, patterns in rule.detectors.items():
             detectors.append(Detector(rule.detector_name(name), (), patterns))
-    return CompiledRules(ruleset, Matcher(detectors), tuple(detectors))
+    return CompiledRules(ruleset, Matcher(detectors, sentinels=ruleset.normaliser.sentinel_keys), tuple(detectors))
 
 
 _CACHE: OrderedDict[str, CompiledRules] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 32
+_BASE: list[CompiledRules] = []
 
 
 def compiled_rules(extra_rules: RuleOverlay | Sequence[Mapping[str, Any]] | None = None) -> CompiledRules:
     """The compiled matcher for the base catalogue plus ``extra_rules``, built once per version key."""
+    if extra_rules is None and _BASE:
+        return _BASE[0]
     overlay = RuleOverlay.coerce(extra_rules)
     base = base_ruleset()
     key = base.version if overlay is None or not overlay.items else f"{base.version}+{overlay.key()}"
@@ -574,6 +630,8 @@ def compiled_rules(extra_rules: RuleOverlay | Sequence[Mapping[str, Any]] | None
     compiled = compile_ruleset(ruleset)
     with _CACHE_LOCK:
         _CACHE[key] = compiled
+        if ruleset is base and not _BASE:
+            _BASE.append(compiled)  # the base catalogue is never evicted (it is what most calls use)
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return compiled
