@@ -604,7 +604,9 @@ class _IdNumbers:
             sequence = self.next_sequence.get(key, 0)
             if sequence < 500:  # generate_resident_id has 500 sequence numbers per sex, region and day
                 self.next_sequence[key] = sequence + 1
-                return generate_resident_id(self.regions[index], birth, sequence, male=male)
+                # Spread the order codes over 000–999 like real ones (a bijection on 0..499, so still unique).
+                scrambled = (sequence * 211 + key % 500) % 500
+                return generate_resident_id(self.regions[index], birth, scrambled, male=male)
         raise ApplicationError(_("The demo generator ran out of ID numbers for one birth date."), code="demo_ids")
 
 
