@@ -249,7 +249,11 @@ def test_a_leased_publication_is_left_to_the_worker_holding_it(world, wechat_oa_
 
     item, wechat, _weibo = setup
     (publication,) = services.publications_start(
-        item=item, revision=item.current_revision, accounts=[wechat], compliance_report={}, approval_chain=[],
+        item=item,
+        revision=item.current_revision,
+        accounts=[wechat],
+        compliance_report={},
+        approval_chain=[],
         requested_by=None,
     )
     Publication.objects.filter(pk=publication.pk).update(
