@@ -26,7 +26,8 @@ from xinqiao.core import vault
 from xinqiao.core.access import Action, Principal
 from xinqiao.core.audit import audit_record
 from xinqiao.core.exceptions import ApplicationError
-from xinqiao.core.models import Department, Doctor, Membership
+from xinqiao.core.models import Membership
+from xinqiao.core.selectors import hospital_department, hospital_doctor
 
 logger = logging.getLogger(__name__)
 
@@ -74,16 +75,8 @@ def _validate_account(principal: Principal, data: AccountInput, *, account: Plat
         raise ApplicationError(
             _("This platform already has an account with that name."), code="duplicate", field="name"
         )
-    department = None
-    if data.department_id is not None:
-        department = Department.objects.filter(hospital=hospital, pk=data.department_id).first()
-        if department is None:
-            raise ApplicationError(_("Unknown department."), code="department", field="department")
-    doctor = None
-    if data.doctor_id is not None:
-        doctor = Doctor.objects.filter(hospital=hospital, pk=data.doctor_id).first()
-        if doctor is None:
-            raise ApplicationError(_("Unknown doctor."), code="doctor", field="doctor")
+    department = hospital_department(hospital, data.department_id, code="department")
+    doctor = hospital_doctor(hospital, data.doctor_id, code="doctor")
     if data.account_type == PlatformAccount.AccountType.DEPARTMENT and department is None:
         raise ApplicationError(_("A department account needs its owner department."), code="department",
                                field="department")  # fmt: skip

@@ -38,7 +38,7 @@ from xinqiao.content.models import (
 from xinqiao.core.access import Action, Principal, access_patient
 from xinqiao.core.exceptions import ApplicationError
 from xinqiao.core.models import Consent, Department, Doctor, Membership, Patient
-from xinqiao.core.selectors import patient_consent_state
+from xinqiao.core.selectors import hospital_department, hospital_doctor, patient_consent_state
 
 State = ContentItem.State
 
@@ -284,16 +284,8 @@ def _resolve(principal: Principal, data: ItemInput) -> _Resolved:
     title = data.title.strip()
     if not title:
         raise ApplicationError(_("The title is required."), code="title", field="title")
-    department = None
-    if data.department_id is not None:
-        department = Department.objects.filter(hospital=hospital, pk=data.department_id).first()
-        if department is None:
-            raise ApplicationError(_("Unknown department."), code="department", field="department")
-    doctor = None
-    if data.doctor_id is not None:
-        doctor = Doctor.objects.filter(hospital=hospital, pk=data.doctor_id).first()
-        if doctor is None:
-            raise ApplicationError(_("Unknown doctor."), code="doctor", field="doctor")
+    department = hospital_department(hospital, data.department_id, code="department")
+    doctor = hospital_doctor(hospital, data.doctor_id, code="doctor")
     account_ids = sorted(set(data.account_ids))
     accounts = list(PlatformAccount.objects.filter(hospital=hospital, pk__in=account_ids, is_active=True))
     if len(accounts) != len(account_ids):

@@ -8,13 +8,35 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from xinqiao.core import vault
 from xinqiao.core.access import Action, Principal, patient_scope
-from xinqiao.core.models import AuditEvent, Consent, Patient
+from xinqiao.core.exceptions import ApplicationError
+from xinqiao.core.models import AuditEvent, Consent, Department, Doctor, Patient
 from xinqiao.lib.identity import IdentifierError, normalise_mobile, parse_resident_id
 
 PAGE_SIZE = 50
+
+
+def hospital_department(hospital, pk: int | None, *, field: str = "department", code: str = "unknown_department"):
+    """The hospital's department with this id (None for no id); another hospital's id is simply unknown."""
+    if pk is None:
+        return None
+    department = Department.objects.filter(hospital=hospital, pk=pk).first()
+    if department is None:
+        raise ApplicationError(_("Unknown department."), code=code, field=field)
+    return department
+
+
+def hospital_doctor(hospital, pk: int | None, *, field: str = "doctor", code: str = "unknown_doctor"):
+    """The hospital's doctor with this id (None for no id); another hospital's id is simply unknown."""
+    if pk is None:
+        return None
+    doctor = Doctor.objects.filter(hospital=hospital, pk=pk).first()
+    if doctor is None:
+        raise ApplicationError(_("Unknown doctor."), code=code, field=field)
+    return doctor
 
 
 @dataclass

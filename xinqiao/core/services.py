@@ -25,13 +25,13 @@ from xinqiao.core.models import (
     AuditEvent,
     Consent,
     Department,
-    Doctor,
     Hospital,
     LoginThrottle,
     Membership,
     Patient,
     Visit,
 )
+from xinqiao.core.selectors import hospital_department, hospital_doctor
 from xinqiao.lib.identity import (
     IdentifierError,
     mask_id_number,
@@ -186,11 +186,7 @@ def _validate_patient_input(hospital: Hospital, data: PatientInput) -> dict[str,
         raise ApplicationError(_("The birth date is impossible."), code="invalid_birth_date", field="birth_date")
     if data.source_channel not in Patient.SourceChannel.values:
         raise ApplicationError(_("Unknown source channel."), code="invalid_source_channel", field="source_channel")
-    department = None
-    if data.first_department_id is not None:
-        department = Department.objects.filter(pk=data.first_department_id, hospital=hospital).first()
-        if department is None:
-            raise ApplicationError(_("Unknown department."), code="unknown_department", field="first_department")
+    department = hospital_department(hospital, data.first_department_id, field="first_department")
     return {
         "name": name,
         "mobile": mobile,
@@ -536,14 +532,8 @@ def visit_create(
     revenue_fen: int,
 ) -> Visit:
     principal.require(Action.PATIENT_WRITE)
-    department = Department.objects.filter(pk=department_id, hospital=principal.hospital).first()
-    if department is None:
-        raise ApplicationError(_("Unknown department."), code="unknown_department", field="department")
-    doctor = None
-    if doctor_id is not None:
-        doctor = Doctor.objects.filter(pk=doctor_id, hospital=principal.hospital).first()
-        if doctor is None:
-            raise ApplicationError(_("Unknown doctor."), code="unknown_doctor", field="doctor")
+    department = hospital_department(principal.hospital, department_id)
+    doctor = hospital_doctor(principal.hospital, doctor_id)
     if kind not in Visit.Kind.values:
         raise ApplicationError(_("Unknown visit kind."), code="invalid_kind", field="kind")
     if channel not in Patient.SourceChannel.values:
