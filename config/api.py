@@ -16,6 +16,7 @@ from xinqiao.core import access
 from xinqiao.core.api import router as core_router
 from xinqiao.core.exceptions import ApplicationError
 from xinqiao.core.services import api_key_authenticate
+from xinqiao.listening.api import router as listening_router
 
 logger = logging.getLogger("xinqiao.api")
 
@@ -57,6 +58,7 @@ api = NinjaAPI(
     auth=[ApiKeyAuth(), SessionPrincipalAuth()],
 )
 api.add_router("/", core_router)
+api.add_router("/listening/", listening_router)
 
 
 def _error(request: HttpRequest, status: int, code: str, message: str, details=None):

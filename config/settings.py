@@ -63,6 +63,9 @@ INSTALLED_APPS = [
     "xinqiao.core",
     "xinqiao.content",
     "xinqiao.channels",
+    "xinqiao.integrations",
+    "xinqiao.listening",
+    "xinqiao.analytics",
 ]
 
 MIDDLEWARE = [

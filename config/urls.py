@@ -11,6 +11,9 @@ urlpatterns = [
     path("logout/", core_views.logout_view, name="logout"),
     path("api/", api.urls),
     path("content/", include("xinqiao.content.urls")),
+    path("listening/", include("xinqiao.listening.urls")),
+    path("analytics/", include("xinqiao.analytics.urls")),
+    path("integrations/", include("xinqiao.integrations.urls")),
     path("", include("xinqiao.channels.urls")),
     path("", include("xinqiao.core.urls")),
 ]

@@ -47,6 +47,13 @@ class Action:
     CONTENT_REVIEW_FINAL = "content.review_final"
     CONTENT_PUBLISH = "content.publish"
     CONTENT_POLICY_MANAGE = "content.policy_manage"
+    LISTENING_VIEW = "listening.view"
+    LISTENING_MANAGE = "listening.manage"
+    CASE_MANAGE = "case.manage"
+    CASE_SIGN_OFF = "case.sign_off"
+    ANALYTICS_VIEW = "analytics.view"
+    ANALYTICS_MANAGE = "analytics.manage"
+    INTEGRATION_MANAGE = "integration.manage"
 
 
 ALL_ROLES = frozenset(Role.values)
@@ -73,6 +80,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     Action.CONTENT_REVIEW_FINAL: frozenset({Role.BRAND}),
     Action.CONTENT_PUBLISH: frozenset({Role.BRAND}),
     Action.CONTENT_POLICY_MANAGE: frozenset({Role.ADMIN}),
+    Action.LISTENING_VIEW: frozenset({Role.ADMIN, Role.BRAND, Role.MEDICAL_AFFAIRS, Role.LEADERSHIP}),
+    Action.LISTENING_MANAGE: frozenset({Role.ADMIN, Role.BRAND}),
+    Action.CASE_MANAGE: frozenset({Role.BRAND}),
+    Action.CASE_SIGN_OFF: frozenset({Role.MEDICAL_AFFAIRS}),
+    Action.ANALYTICS_VIEW: frozenset({Role.ADMIN, Role.BRAND, Role.DEPT_REVIEWER, Role.LEADERSHIP}),
+    Action.ANALYTICS_MANAGE: frozenset({Role.ADMIN, Role.BRAND}),
+    Action.INTEGRATION_MANAGE: frozenset({Role.ADMIN}),
 }
 
 # API key scope -> actions it grants
@@ -80,6 +94,7 @@ SCOPE_ACTIONS: dict[str, frozenset[str]] = {
     ApiKey.Scope.PATIENTS_READ: frozenset({Action.PATIENT_VIEW}),
     ApiKey.Scope.PATIENTS_WRITE: frozenset({Action.PATIENT_VIEW, Action.PATIENT_WRITE}),
     ApiKey.Scope.PATIENTS_REVEAL: frozenset({Action.PATIENT_VIEW, Action.PATIENT_REVEAL}),
+    ApiKey.Scope.MENTIONS_WRITE: frozenset({Action.LISTENING_MANAGE}),
 }
 
 # Roles whose membership must name departments and is limited to them.

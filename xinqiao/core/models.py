@@ -307,6 +307,13 @@ class AuditEvent(models.Model):
         CONTENT_PUBLISH = "content_publish", _("Content published")
         CONTENT_TAKEDOWN = "content_takedown", _("Content taken down")
         CHANNEL_FAILURE = "channel_failure", _("Channel connection failure")
+        MENTION_IMPORT = "mention_import", _("Mentions imported")
+        LISTENING_CONFIG = "listening_config", _("Monitoring settings changed")
+        CASE_CHANGE = "case_change", _("Crisis case changed")
+        REPLY_SIGN_OFF = "reply_sign_off", _("Crisis reply signed off")
+        METRIC_IMPORT = "metric_import", _("Metrics imported")
+        REPORT_EXPORT = "report_export", _("Report exported")
+        INTEGRATION_CHANGE = "integration_change", _("Integration settings changed")
 
     class Result(models.TextChoices):
         OK = "ok", _("OK")
@@ -369,6 +376,7 @@ class ApiKey(models.Model):
         PATIENTS_READ = "patients:read", _("Read patients (masked)")
         PATIENTS_WRITE = "patients:write", _("Create patients")
         PATIENTS_REVEAL = "patients:reveal", _("Reveal patient fields (audited)")
+        MENTIONS_WRITE = "mentions:write", _("Push public-opinion mentions")
 
     hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(_("name"), max_length=80)

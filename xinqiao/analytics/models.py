@@ -1,0 +1,305 @@
+"""Daily metric facts, their imports, costs, conversions for attribution, influence indices and reports."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from xinqiao.channels.models import PlatformAccount, Publication
+from xinqiao.core.models import Hospital, Patient
+
+
+class MetricSource(models.TextChoices):
+    API = "api", _("Platform API")
+    IMPORT = "import", _("Back-end export import")
+    SEED = "seed", _("Demo data")
+
+
+class MetricImport(models.Model):
+    """One back-end export file: previewed, then committed atomically (or rejected with row errors)."""
+
+    class Status(models.TextChoices):
+        PREVIEW = "preview", _("Preview")
+        COMMITTED = "committed", _("Imported")
+        REJECTED = "rejected", _("Rejected")
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(PlatformAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    platform = models.CharField(_("platform"), max_length=20, choices=PlatformAccount.Platform.choices)
+    export_type = models.CharField(_("export type"), max_length=40, blank=True)
+    filename = models.CharField(_("file name"), max_length=200)
+    file_sha256 = models.CharField(max_length=64)
+    stored_path = models.CharField(max_length=300, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PREVIEW)
+    date_from = models.DateField(null=True, blank=True)
+    date_to = models.DateField(null=True, blank=True)
+    header_row = models.PositiveIntegerField(default=0)
+    column_map = models.JSONField(default=dict, blank=True)  # source header -> canonical field
+    unknown_columns = models.JSONField(default=list, blank=True)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    rows_updated = models.PositiveIntegerField(default=0)
+    rows_unchanged = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)  # [{"row": n, "column": c, "message": m}]
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    committed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("metric import")
+        verbose_name_plural = _("metric imports")
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class ContentMetricDaily(models.Model):
+    """One published piece of content on one day: the fact table every content chart reads."""
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(PlatformAccount, on_delete=models.CASCADE, related_name="+")
+    publication = models.ForeignKey(Publication, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    platform = models.CharField(max_length=20, choices=PlatformAccount.Platform.choices)
+    # the platform's content id (msgid, BV号 …) or a hash of title + publish time when the export has none
+    content_key = models.CharField(max_length=80)
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    content_format = models.CharField(_("format"), max_length=20, blank=True)  # article/video/note/image …
+    topic = models.CharField(_("topic"), max_length=40, blank=True)
+    department_id_snapshot = models.IntegerField(null=True, blank=True)
+    doctor_id_snapshot = models.IntegerField(null=True, blank=True)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    stat_date = models.DateField(_("date"))
+    impressions = models.BigIntegerField(default=0)
+    views = models.BigIntegerField(default=0)
+    viewers = models.BigIntegerField(default=0)
+    completion_rate = models.FloatField(null=True, blank=True)  # 0..1
+    avg_watch_seconds = models.FloatField(null=True, blank=True)
+    likes = models.BigIntegerField(default=0)
+    comments = models.BigIntegerField(default=0)
+    shares = models.BigIntegerField(default=0)
+    favorites = models.BigIntegerField(default=0)
+    follows_gained = models.BigIntegerField(default=0)
+    extra = models.JSONField(default=dict, blank=True)  # unknown columns and platform-specific counters
+    source = models.CharField(max_length=10, choices=MetricSource.choices)
+    metric_import = models.ForeignKey(MetricImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("content metric")
+        verbose_name_plural = _("content metrics")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "content_key", "stat_date"], name="content_metric_unique_day")
+        ]
+        indexes = [
+            models.Index(fields=["hospital", "stat_date"], name="content_metric_hospital_day"),
+            models.Index(fields=["hospital", "topic", "stat_date"], name="content_metric_topic_day"),
+            models.Index(fields=["account", "stat_date"], name="content_metric_account_day"),
+            models.Index(fields=["publication", "stat_date"], name="content_metric_pub_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.content_key} {self.stat_date}"
+
+
+class AccountMetricDaily(models.Model):
+    """Followers of one account on one day."""
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(PlatformAccount, on_delete=models.CASCADE, related_name="+")
+    stat_date = models.DateField(_("date"))
+    followers = models.BigIntegerField(_("followers"), null=True, blank=True)
+    new_followers = models.BigIntegerField(_("new followers"), default=0)
+    lost_followers = models.BigIntegerField(_("lost followers"), default=0)
+    net_followers = models.BigIntegerField(_("net followers"), default=0)
+    extra = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=10, choices=MetricSource.choices)
+    metric_import = models.ForeignKey(MetricImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("account metric")
+        verbose_name_plural = _("account metrics")
+        constraints = [models.UniqueConstraint(fields=["account", "stat_date"], name="account_metric_unique_day")]
+        indexes = [models.Index(fields=["hospital", "stat_date"], name="account_metric_hospital_day")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.stat_date}"
+
+
+class CostEntry(models.Model):
+    """Money spent on a channel, campaign or KOL partner over a period (for ROI and CAC)."""
+
+    class Kind(models.TextChoices):
+        CHANNEL = "channel", _("Channel operation")
+        CAMPAIGN = "campaign", _("Campaign")
+        KOL = "kol", _("KOL partner")
+        PRODUCTION = "production", _("Content production")
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    platform = models.CharField(_("platform"), max_length=20, choices=PlatformAccount.Platform.choices, blank=True)
+    account = models.ForeignKey(PlatformAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    campaign = models.CharField(_("campaign"), max_length=80, blank=True)
+    partner = models.CharField(_("KOL partner"), max_length=80, blank=True)
+    amount_fen = models.BigIntegerField(_("amount (fen)"))
+    date_from = models.DateField(_("from"))
+    date_to = models.DateField(_("to"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("cost entry")
+        verbose_name_plural = _("cost entries")
+        ordering = ["-date_from", "-pk"]
+        indexes = [models.Index(fields=["hospital", "date_from"], name="cost_hospital_from")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount_fen}"
+
+
+class Touch(models.Model):
+    """A patient's contact with a piece of content: a tracking-link click or a QR scene scan tied to a patient.
+
+    The attribution funnel reads these with the patient's consultations and visits; first- and last-touch
+    attribution pick the earliest or latest touch before a conversion within the lookback window.
+    """
+
+    class Kind(models.TextChoices):
+        LINK_CLICK = "link_click", _("Tracking-link click")
+        QR_SCAN = "qr_scan", _("QR scene scan")
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    source_ref = models.CharField(max_length=80)  # click id or scene event id: makes recording idempotent
+
+    class Meta:
+        verbose_name = _("touch")
+        verbose_name_plural = _("touches")
+        constraints = [models.UniqueConstraint(fields=["hospital", "kind", "source_ref"], name="touch_unique_source")]
+        indexes = [
+            models.Index(fields=["hospital", "occurred_at"], name="touch_hospital_time"),
+            models.Index(fields=["patient", "occurred_at"], name="touch_patient_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.occurred_at:%Y-%m-%d}"
+
+
+class Consultation(models.Model):
+    """A patient's consultation (咨询) — until the inbox app records them itself, entered or imported here."""
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    occurred_at = models.DateTimeField(_("occurred at"))
+    channel = models.CharField(_("channel"), max_length=20, choices=Patient.SourceChannel.choices)
+    source_ref = models.CharField(max_length=80)
+
+    class Meta:
+        verbose_name = _("consultation")
+        verbose_name_plural = _("consultations")
+        constraints = [models.UniqueConstraint(fields=["hospital", "source_ref"], name="consultation_unique_source")]
+        indexes = [models.Index(fields=["hospital", "occurred_at"], name="consultation_hospital_time")]
+
+    def __str__(self) -> str:
+        return f"consultation {self.occurred_at:%Y-%m-%d}"
+
+
+class InfluenceIndex(models.Model):
+    """One computed WCI/BCI value with everything needed to recompute it (influence-index.md §10)."""
+
+    class Window(models.TextChoices):
+        WEEK = "week", _("Week")
+        MONTH = "month", _("Month")
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(PlatformAccount, on_delete=models.CASCADE, related_name="+")
+    version = models.CharField(_("version"), max_length=20)  # wci-13, wci-14.2-a, wci-14.2-b, bci-full, bci-simple
+    window = models.CharField(max_length=5, choices=Window.choices)
+    window_start = models.DateField()
+    window_end = models.DateField()
+    days = models.PositiveSmallIntegerField()
+    snapshot_at = models.DateTimeField()
+    inputs = models.JSONField(default=dict)
+    value = models.FloatField(_("index"))
+    is_inactive = models.BooleanField(default=False)
+    rank = models.PositiveIntegerField(null=True, blank=True)
+    capped_articles = models.PositiveIntegerField(default=0)  # 10万+ substituted by 100001
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("influence index")
+        verbose_name_plural = _("influence indices")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "version", "window", "window_start"], name="influence_unique_window"
+            )
+        ]
+        indexes = [models.Index(fields=["hospital", "window", "window_start"], name="influence_hospital_window")]
+
+    def __str__(self) -> str:
+        return f"{self.version} {self.value:.2f}"
+
+
+class Report(models.Model):
+    """A weekly or monthly report built as PDF or Excel (files in default storage)."""
+
+    class Period(models.TextChoices):
+        WEEK = "week", _("Weekly")
+        MONTH = "month", _("Monthly")
+
+    class Format(models.TextChoices):
+        PDF = "pdf", "PDF"
+        XLSX = "xlsx", "Excel"
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(_("period"), max_length=5, choices=Period.choices)
+    period_start = models.DateField(_("period start"))
+    period_end = models.DateField(_("period end"))
+    format = models.CharField(_("format"), max_length=4, choices=Format.choices)
+    stored_path = models.CharField(max_length=300)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("report")
+        verbose_name_plural = _("reports")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["hospital", "period", "period_start"], name="report_hospital_period")]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.period_start} {self.format}"
+
+
+class ReportSchedule(models.Model):
+    """Deliver the weekly or monthly report to notification routes (e-mail and/or 企业微信 robot)."""
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(_("period"), max_length=5, choices=Report.Period.choices)
+    formats = models.JSONField(_("formats"), default=list)
+    routes = models.ManyToManyField("integrations.NotificationRoute", verbose_name=_("deliver to"), related_name="+")
+    is_active = models.BooleanField(_("active"), default=True)
+    last_period_start = models.DateField(null=True, blank=True)  # last period delivered (idempotency)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("report schedule")
+        verbose_name_plural = _("report schedules")
+        constraints = [models.UniqueConstraint(fields=["hospital", "period"], name="report_schedule_unique_period")]
+
+    def __str__(self) -> str:
+        return self.period

@@ -1,0 +1,5 @@
+"""dashboards pages of analytics."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

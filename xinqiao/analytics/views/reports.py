@@ -1,0 +1,5 @@
+"""reports pages of analytics."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from xinqiao.integrations.views import routes
+
+app_name = "integrations"
+
+urlpatterns = [*routes.urlpatterns]

@@ -1,0 +1,5 @@
+"""Notification route pages."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

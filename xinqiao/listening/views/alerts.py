@@ -1,0 +1,5 @@
+"""alerts pages of public-opinion monitoring."""
+
+from __future__ import annotations
+
+urlpatterns: list = []
