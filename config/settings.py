@@ -229,6 +229,10 @@ XINQIAO_WECHAT_OA_TIMEOUT = env_int("XINQIAO_WECHAT_OA_TIMEOUT", 10)
 XINQIAO_WECHAT_OA_POLL_SECONDS = env_int("XINQIAO_WECHAT_OA_POLL_SECONDS", 5)
 XINQIAO_WECHAT_OA_POLL_TIMEOUT = env_int("XINQIAO_WECHAT_OA_POLL_TIMEOUT", 1800)
 
+# Absolute base URL of this installation (e.g. https://xinqiao.hospital.example), used for links in robot
+# messages and e-mails (reports, alerts); without it those messages carry relative paths only.
+XINQIAO_PUBLIC_URL = env_str("XINQIAO_PUBLIC_URL", "")
+
 if XINQIAO_ENV == "test":
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}

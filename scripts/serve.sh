@@ -6,7 +6,8 @@
 #
 #   bash scripts/serve.sh [--demo]
 #
-# Environment: PORT (default 8000), SANDBOX_PORT (default 8701), XINQIAO_DEMO_PASSWORD (default
+# Environment: PORT (default 8000), SANDBOX_PORT (default 8701, the WeChat OA sandbox), ROBOT_SANDBOX_PORT
+# (default 8702, the WeCom group robot sandbox), XINQIAO_DEMO_PASSWORD (default
 # xinqiao-demo-2026), DEMO_SEED (default 20261123), DEMO_PATIENTS (optional). A .env file in the
 # project root, if present, is loaded first (see .env.example).
 set -euo pipefail
@@ -27,6 +28,9 @@ export XINQIAO_DEMO_PASSWORD="${XINQIAO_DEMO_PASSWORD:-xinqiao-demo-2026}"
 host=127.0.0.1
 port="${PORT:-8000}"
 sandbox_port="${SANDBOX_PORT:-8701}"
+robot_port="${ROBOT_SANDBOX_PORT:-${XINQIAO_WECOM_ROBOT_SANDBOX_PORT:-8702}}"
+# The demo's alert route posts to the local WeCom robot sandbox on this port (read by seed_listening_demo).
+export XINQIAO_WECOM_ROBOT_SANDBOX_PORT="$robot_port"
 # The demo's platform accounts point at the local sandboxes (the content demo seed reads this setting).
 export XINQIAO_WECHAT_OA_SANDBOX_URL="${XINQIAO_WECHAT_OA_SANDBOX_URL:-http://$host:$sandbox_port}"
 python=.venv/bin/python
@@ -46,7 +50,11 @@ if ! port_free "$port"; then
 fi
 run_sandboxes=1
 if ! port_free "$sandbox_port"; then
-    echo "warning: $host:$sandbox_port is in use, the platform sandboxes do not start (SANDBOX_PORT=8702 picks another)" >&2
+    echo "warning: $host:$sandbox_port is in use, the platform sandboxes do not start (SANDBOX_PORT=8711 picks another)" >&2
+    run_sandboxes=0
+fi
+if [[ $run_sandboxes -eq 1 ]] && ! port_free "$robot_port"; then
+    echo "warning: $host:$robot_port is in use, the platform sandboxes do not start (ROBOT_SANDBOX_PORT=8712 picks another)" >&2
     run_sandboxes=0
 fi
 
@@ -59,6 +67,10 @@ if [[ $demo -eq 1 ]]; then
     # The account matrix and content items in every state (also idempotent); the WeChat account of the
     # demo publishes to the sandbox at $XINQIAO_WECHAT_OA_SANDBOX_URL.
     "$python" manage.py seed_content_demo --seed "${DEMO_SEED:-20261123}"
+    # A year of platform metrics, costs and attributed touches for the analytics dashboards and reports.
+    "$python" manage.py seed_analytics_demo --seed "${DEMO_SEED:-20261123}"
+    # A month of public mentions with one brewing crisis, processed by the real pipeline (alerts included).
+    "$python" manage.py seed_listening_demo --seed "${DEMO_SEED:-20261123}"
 fi
 
 background_pids=()
@@ -93,7 +105,7 @@ start_background() {
 start_background "$python" manage.py db_worker --queue-name '*'
 start_background "$python" manage.py run_scheduler
 if [[ $run_sandboxes -eq 1 ]]; then
-    start_background "$python" manage.py run_sandboxes --wechat-oa-port "$sandbox_port"
+    start_background "$python" manage.py run_sandboxes --wechat-oa-port "$sandbox_port" --wecom-robot-port "$robot_port"
 fi
 
 if [[ $demo -eq 1 ]]; then
@@ -113,6 +125,7 @@ if [[ $demo -eq 1 ]]; then
     admin_mch             administrator of the second demo hospital (maternal and child health)
 
   Platform sandbox (WeChat Official Account): $XINQIAO_WECHAT_OA_SANDBOX_URL
+  WeCom group robot sandbox (alerts, reports): http://$host:$robot_port/
   Ctrl-C stops the server, the worker, the scheduler and the sandboxes.
 
 BANNER

@@ -6,10 +6,12 @@
 #   gettext              msgfmt for `manage.py compilemessages`
 #   postgresql           initdb/pg_ctl for the throwaway test server (bash scripts/pg-test.sh)
 #   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0   WeasyPrint (PDF reports)
+#   poppler-utils        pdftotext/pdfinfo: the tests read generated PDFs back as text
 #   npm                  only when no `npm` is on PATH (for `npm ci`)
 set -euo pipefail
 
-packages=(chromium fonts-noto-cjk gettext postgresql libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0)
+packages=(chromium fonts-noto-cjk gettext postgresql libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+    poppler-utils)
 
 installed() {
     [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" == "installed" ]]

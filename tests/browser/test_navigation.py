@@ -10,17 +10,21 @@ CORE = ["home", "patients", "organisation"]
 ADMIN_ONLY = ["members", "api_keys", "audit"]
 CONTENT = ["content", "calendar", "review_queue"]
 CHANNELS = ["accounts", "notifications"]
-POLICIES = ["compliance_rules", "review_policies"]
+NOTIFICATIONS = ["notifications"]  # every member reads the notices addressed to their roles
+LISTENING = ["listening", "mentions", "alerts", "cases"]
+ANALYTICS = ["analytics", "metric_imports", "reports"]
+ANALYTICS_DEPARTMENT = ["analytics", "metric_imports"]
+POLICIES = ["compliance_rules", "review_policies", "notification_routes"]
 # Written out by hand from the permission matrix (docs/permissions.md), not computed from access.py.
 EXPECTED_NAVIGATION = {
-    "admin": CORE + ADMIN_ONLY + CONTENT + CHANNELS + POLICIES,
-    "brand": CORE + CONTENT + CHANNELS,
-    "dept_reviewer": ["home", "organisation"] + CONTENT,
-    "medical_affairs": CORE + CONTENT,
-    "service": CORE,
-    "health_manager": CORE,
-    "leadership": ["home", "organisation"] + CONTENT + CHANNELS,
-    "outsider": CORE + ADMIN_ONLY + CONTENT + CHANNELS + POLICIES,
+    "admin": CORE + ADMIN_ONLY + CONTENT + CHANNELS + LISTENING + ANALYTICS + POLICIES,
+    "brand": CORE + CONTENT + CHANNELS + LISTENING + ANALYTICS,
+    "dept_reviewer": ["home", "organisation"] + CONTENT + NOTIFICATIONS + ANALYTICS_DEPARTMENT,
+    "medical_affairs": CORE + CONTENT + NOTIFICATIONS + LISTENING,
+    "service": CORE + NOTIFICATIONS,
+    "health_manager": CORE + NOTIFICATIONS,
+    "leadership": ["home", "organisation"] + CONTENT + CHANNELS + LISTENING + ANALYTICS,
+    "outsider": CORE + ADMIN_ONLY + CONTENT + CHANNELS + LISTENING + ANALYTICS + POLICIES,
 }
 
 

@@ -43,6 +43,9 @@ class MetricImport(models.Model):
     rows_updated = models.PositiveIntegerField(default=0)
     rows_unchanged = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)  # [{"row": n, "column": c, "message": m}]
+    errors_total = models.PositiveIntegerField(default=0)  # errors beyond the stored 5,000 are only counted
+    preview_rows = models.JSONField(default=list, blank=True)  # first 20 data rows as written in the file
+    details = models.JSONField(default=dict, blank=True)  # file kind, encoding, skipped totals rows, snapshot date
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -150,6 +153,10 @@ class CostEntry(models.Model):
     date_from = models.DateField(_("from"))
     date_to = models.DateField(_("to"))
     note = models.CharField(_("note"), max_length=200, blank=True)
+    # The publications a campaign or KOL cost paid for: their attributed patients and revenue make its ROI.
+    # Without them, an entry with an account is credited with that account's publications, a channel entry
+    # with its platform's publications.
+    publications = models.ManyToManyField(Publication, verbose_name=_("publications"), blank=True, related_name="+")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -190,6 +197,7 @@ class Touch(models.Model):
         indexes = [
             models.Index(fields=["hospital", "occurred_at"], name="touch_hospital_time"),
             models.Index(fields=["patient", "occurred_at"], name="touch_patient_time"),
+            models.Index(fields=["publication", "occurred_at"], name="touch_publication_time"),
         ]
 
     def __str__(self) -> str:
@@ -209,7 +217,10 @@ class Consultation(models.Model):
         verbose_name = _("consultation")
         verbose_name_plural = _("consultations")
         constraints = [models.UniqueConstraint(fields=["hospital", "source_ref"], name="consultation_unique_source")]
-        indexes = [models.Index(fields=["hospital", "occurred_at"], name="consultation_hospital_time")]
+        indexes = [
+            models.Index(fields=["hospital", "occurred_at"], name="consultation_hospital_time"),
+            models.Index(fields=["patient", "occurred_at"], name="consultation_patient_time"),
+        ]
 
     def __str__(self) -> str:
         return f"consultation {self.occurred_at:%Y-%m-%d}"
@@ -280,6 +291,10 @@ class Report(models.Model):
         verbose_name_plural = _("reports")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["hospital", "period", "period_start"], name="report_hospital_period")]
+        constraints = [
+            # one file per hospital, period and format: building again returns it (unless regenerated)
+            models.UniqueConstraint(fields=["hospital", "period", "period_start", "format"], name="report_unique_file")
+        ]
 
     def __str__(self) -> str:
         return f"{self.period} {self.period_start} {self.format}"
@@ -294,6 +309,7 @@ class ReportSchedule(models.Model):
     routes = models.ManyToManyField("integrations.NotificationRoute", verbose_name=_("deliver to"), related_name="+")
     is_active = models.BooleanField(_("active"), default=True)
     last_period_start = models.DateField(null=True, blank=True)  # last period delivered (idempotency)
+    last_delivered_at = models.DateTimeField(_("last delivered"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

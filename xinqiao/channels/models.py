@@ -149,6 +149,8 @@ class Publication(models.Model):
     draft_media_id = models.CharField(max_length=100, blank=True)
     publish_id = models.CharField(max_length=64, blank=True)
     article_id = models.CharField(max_length=100, blank=True)
+    # WeChat's id of the published message (returned by freepublish/submit); the comment APIs name articles by it.
+    msg_data_id = models.BigIntegerField(null=True, blank=True)
     post_url = models.URLField(_("post URL"), max_length=500, blank=True)
     # Evidence
     content_sha256 = models.CharField(max_length=64, blank=True)

@@ -87,7 +87,8 @@ def publications_of_item(item_id: int) -> list[Publication]:
 
 
 def notifications_for(principal: Principal, *, include_resolved: bool = False) -> list[Notification]:
-    principal.require(Action.CHANNEL_VIEW)
+    """The in-app notices addressed to the principal's roles (every member reads their own roles' notices)."""
+    principal.require(Action.DASHBOARD_VIEW)
     rows = Notification.objects.filter(hospital=principal.hospital, audience_role__in=sorted(principal.roles))
     if not include_resolved:
         rows = rows.filter(resolved_at__isnull=True)
@@ -96,8 +97,10 @@ def notifications_for(principal: Principal, *, include_resolved: bool = False) -
 
 def access_notification(principal: Principal | None, pk: object) -> Notification:
     principal = require_member(principal)
-    notification = Notification.objects.filter(pk=parse_pk(pk), hospital=principal.hospital).first()
+    notification = Notification.objects.filter(
+        pk=parse_pk(pk), hospital=principal.hospital, audience_role__in=sorted(principal.roles)
+    ).first()
     if notification is None:
         raise Http404
-    principal.require(Action.CHANNEL_VIEW)
+    principal.require(Action.DASHBOARD_VIEW)
     return notification

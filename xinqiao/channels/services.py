@@ -330,7 +330,7 @@ def _publish_wechat(publication: Publication, client: WeChatOAClient) -> None:
         _save(publication, draft_media_id=media_id)
     if not publication.publish_id:
         submission = client.submit_publish(draft_media_id=publication.draft_media_id)
-        _save(publication, publish_id=submission.publish_id)
+        _save(publication, publish_id=submission.publish_id, msg_data_id=submission.msg_data_id)
     status = client.wait_for_publish(
         publish_id=publication.publish_id,
         first_interval=float(getattr(settings, "XINQIAO_WECHAT_OA_POLL_SECONDS", 5.0)),

@@ -53,6 +53,7 @@ class Action:
     CASE_SIGN_OFF = "case.sign_off"
     ANALYTICS_VIEW = "analytics.view"
     ANALYTICS_MANAGE = "analytics.manage"
+    REPORT_VIEW = "report.view"
     INTEGRATION_MANAGE = "integration.manage"
 
 
@@ -86,6 +87,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     Action.CASE_SIGN_OFF: frozenset({Role.MEDICAL_AFFAIRS}),
     Action.ANALYTICS_VIEW: frozenset({Role.ADMIN, Role.BRAND, Role.DEPT_REVIEWER, Role.LEADERSHIP}),
     Action.ANALYTICS_MANAGE: frozenset({Role.ADMIN, Role.BRAND}),
+    Action.REPORT_VIEW: frozenset({Role.ADMIN, Role.BRAND, Role.LEADERSHIP}),
     Action.INTEGRATION_MANAGE: frozenset({Role.ADMIN}),
 }
 

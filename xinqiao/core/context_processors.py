@@ -19,9 +19,17 @@ NAVIGATION = [
     ("calendar", _("Editorial calendar"), Action.CONTENT_VIEW, "content:calendar"),
     ("review_queue", _("Review queue"), Action.CONTENT_VIEW, "content:review_queue"),
     ("accounts", _("Account matrix"), Action.CHANNEL_VIEW, "channels:account_list"),
-    ("notifications", _("Notifications"), Action.CHANNEL_VIEW, "channels:notification_list"),
+    ("notifications", _("Notifications"), Action.DASHBOARD_VIEW, "channels:notification_list"),
+    ("listening", _("Public opinion"), Action.LISTENING_VIEW, "listening:dashboard"),
+    ("mentions", _("Mentions"), Action.LISTENING_VIEW, "listening:mention_list"),
+    ("alerts", _("Alerts"), Action.LISTENING_VIEW, "listening:alert_list"),
+    ("cases", _("Crisis cases"), Action.LISTENING_VIEW, "listening:case_list"),
+    ("analytics", _("Analytics"), Action.ANALYTICS_VIEW, "analytics:overview"),
+    ("metric_imports", _("Metric imports"), Action.ANALYTICS_VIEW, "analytics:import_list"),
+    ("reports", _("Reports"), Action.REPORT_VIEW, "analytics:report_list"),
     ("compliance_rules", _("Compliance rules"), Action.CONTENT_POLICY_MANAGE, "content:rule_list"),
     ("review_policies", _("Review policies"), Action.CONTENT_POLICY_MANAGE, "content:policy_list"),
+    ("notification_routes", _("Notification routes"), Action.INTEGRATION_MANAGE, "integrations:route_list"),
 ]
 
 

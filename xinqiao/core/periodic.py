@@ -36,6 +36,24 @@ class PeriodicJob:
 # The registry: add a domain's periodic job here (its task must be idempotent).
 PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("publish_due_content", "xinqiao.content.tasks.publish_due_content"),
+    PeriodicJob("deliver_outbound", "xinqiao.integrations.tasks.deliver_outbound"),
+    PeriodicJob("sweep_alerts", "xinqiao.listening.alert_tasks.sweep_alerts"),
+    PeriodicJob(
+        "pull_recent_wechat_comments",
+        "xinqiao.listening.tasks.pull_recent_wechat_comments",
+        every=dt.timedelta(hours=1),
+    ),
+    PeriodicJob("escalate_overdue_cases", "xinqiao.listening.case_tasks.escalate_overdue_cases"),
+    PeriodicJob(
+        "deliver_due_reports", "xinqiao.analytics.report_tasks.deliver_due_reports", every=dt.timedelta(hours=1)
+    ),
+    # Yesterday's WeChat datacube figures are reliable after 08:00 Beijing time; the task is idempotent, so an
+    # hourly run simply upserts the same rows again until they stop changing.
+    PeriodicJob("sync_wechat_metrics", "xinqiao.analytics.tasks.sync_wechat_metrics", every=dt.timedelta(hours=1)),
+    # Daily at 00:00 UTC (08:00 Beijing): last week's and last month's WCI/BCI, recomputed with late metrics.
+    PeriodicJob(
+        "compute_influence_indices", "xinqiao.analytics.tasks.compute_influence_indices", every=dt.timedelta(days=1)
+    ),
 )
 
 

@@ -71,6 +71,10 @@ class OutboundMessage(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=300, blank=True)
     provider_response = models.JSONField(default=dict, blank=True)
+    # Robot posts charged to this message's latest attempt (reserved when claimed, then the posts made) and
+    # when: the per-robot token bucket sums them over the last 60 s, across processes.
+    posts = models.PositiveSmallIntegerField(default=0)
+    posted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     created_by = models.ForeignKey(
@@ -82,7 +86,10 @@ class OutboundMessage(models.Model):
         verbose_name_plural = _("outbound messages")
         ordering = ["-pk"]
         constraints = [models.UniqueConstraint(fields=["route", "dedup_key"], name="outbound_unique_dedup")]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbound_due")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="outbound_due"),
+            models.Index(fields=["route", "posted_at"], name="outbound_route_posted"),
+        ]
 
     def __str__(self) -> str:
         return self.subject

@@ -1,5 +1,177 @@
-"""imports pages of analytics."""
+"""Metric import pages: the list of imports, the upload form, the preview (with every row error) and the commit."""
 
 from __future__ import annotations
 
-urlpatterns: list = []
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from xinqiao.analytics.importers.headers import EXPORT_TYPES, EXPORT_TYPES_BY_CODE, FIELD_KINDS
+from xinqiao.analytics.importers.reading import MAX_FILE_BYTES
+from xinqiao.analytics.models import MetricImport
+from xinqiao.analytics.services import imports as services
+from xinqiao.channels.models import PlatformAccount
+from xinqiao.core.access import Action, parse_pk
+from xinqiao.core.exceptions import ApplicationError
+from xinqiao.core.views import _apply_error, member_required
+
+PLATFORM_CHOICES = [
+    (value, label) for value, label in PlatformAccount.Platform.choices if value in services.IMPORT_PLATFORMS
+]
+
+
+class ImportUploadForm(forms.Form):
+    platform = forms.ChoiceField(label=gettext_lazy("Platform"), choices=PLATFORM_CHOICES)
+    account = forms.ModelChoiceField(label=gettext_lazy("Account"), queryset=PlatformAccount.objects.none())
+    uploaded_file = forms.FileField(
+        label=gettext_lazy("Export file (.xlsx, .xls or .csv)"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.xls,.csv"}),
+    )
+
+    def __init__(self, *args, hospital, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = PlatformAccount.objects.filter(
+            hospital=hospital, platform__in=services.IMPORT_PLATFORMS
+        ).order_by("platform", "name")
+        self.fields["account"].label_from_instance = lambda account: str(account)
+
+    def clean_uploaded_file(self):
+        uploaded = self.cleaned_data["uploaded_file"]
+        if uploaded.size > MAX_FILE_BYTES:
+            raise forms.ValidationError(_("The file is larger than 50 MB."))
+        return uploaded
+
+
+def _access_import(request: HttpRequest, pk: object, action: str) -> MetricImport:
+    request.principal.require(action)
+    metric_import = (
+        MetricImport.objects.select_related("account", "created_by")
+        .filter(hospital=request.principal.hospital, pk=parse_pk(pk))
+        .first()
+    )
+    if metric_import is None:
+        raise Http404
+    return metric_import
+
+
+@member_required
+@require_GET
+def import_list(request: HttpRequest) -> HttpResponse:
+    principal = request.principal
+    principal.require(Action.ANALYTICS_VIEW)
+    rows = list(MetricImport.objects.filter(hospital=principal.hospital).select_related("account", "created_by")[:200])
+    for row in rows:
+        row.export_type_label = services.export_type_label(row.export_type)
+    return render(
+        request,
+        "analytics/imports/list.html",
+        {"rows": rows, "can_manage": principal.allows(Action.ANALYTICS_MANAGE)},
+    )
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def import_upload(request: HttpRequest) -> HttpResponse:
+    principal = request.principal
+    principal.require(Action.ANALYTICS_MANAGE)
+    form = ImportUploadForm(request.POST or None, request.FILES or None, hospital=principal.hospital)
+    if request.method == "POST" and form.is_valid():
+        try:
+            metric_import = services.metric_import_preview(
+                principal=principal,
+                account=form.cleaned_data["account"],
+                platform=form.cleaned_data["platform"],
+                uploaded_file=form.cleaned_data["uploaded_file"],
+            )
+        except ApplicationError as error:
+            _apply_error(form, error)
+        else:
+            return redirect("analytics:import_detail", pk=metric_import.pk)
+    supported = [
+        {"label": export_type.label, "confidence": export_type.confidence, "platform": export_type.platform}
+        for export_type in EXPORT_TYPES
+    ]
+    return render(
+        request,
+        "analytics/imports/upload.html",
+        {"form": form, "supported": supported},
+        status=400 if form.errors else 200,
+    )
+
+
+@member_required
+@require_GET
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    metric_import = _access_import(request, pk, Action.ANALYTICS_VIEW)
+    export_type = EXPORT_TYPES_BY_CODE.get(metric_import.export_type)
+    columns = metric_import.details.get("columns", [])
+    headers = [column["header"] for column in columns]
+    for column in columns:
+        column["kind"] = FIELD_KINDS.get(column["field"], "")
+    previous = (
+        MetricImport.objects.filter(
+            hospital=metric_import.hospital,
+            account=metric_import.account,
+            file_sha256=metric_import.file_sha256,
+            status=MetricImport.Status.COMMITTED,
+        )
+        .exclude(pk=metric_import.pk)
+        .order_by("-committed_at")
+        .first()
+    )
+    return render(
+        request,
+        "analytics/imports/detail.html",
+        {
+            "import": metric_import,
+            "export_type": export_type,
+            "columns": columns,
+            "headers": headers,
+            "preview_rows": [
+                {"row": row["row"], "cells": [row["values"].get(header, "") for header in headers]}
+                for row in metric_import.preview_rows
+            ],
+            "previous": previous,
+            "more_errors": max(0, metric_import.errors_total - len(metric_import.errors)),
+            "can_commit": (
+                request.principal.allows(Action.ANALYTICS_MANAGE)
+                and metric_import.status == MetricImport.Status.PREVIEW
+            ),
+        },
+    )
+
+
+@member_required
+@require_POST
+def import_commit(request: HttpRequest, pk: int) -> HttpResponse:
+    metric_import = _access_import(request, pk, Action.ANALYTICS_MANAGE)
+    try:
+        committed = services.metric_import_commit(
+            principal=request.principal, metric_import=metric_import, request=request
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("analytics:import_detail", pk=metric_import.pk)
+    messages.success(
+        request,
+        _("Imported: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.")
+        % {
+            "created": committed.rows_created,
+            "updated": committed.rows_updated,
+            "unchanged": committed.rows_unchanged,
+        },
+    )
+    return redirect("analytics:import_detail", pk=metric_import.pk)
+
+
+urlpatterns = [
+    path("imports/", import_list, name="import_list"),
+    path("imports/new/", import_upload, name="import_upload"),
+    path("imports/<int:pk>/", import_detail, name="import_detail"),
+    path("imports/<int:pk>/commit/", import_commit, name="import_commit"),
+]

@@ -48,10 +48,22 @@ def due_item(world, wechat_oa_sandbox, fast_wechat):  # noqa: F811
 
 def test_registry_and_slots():
     assert [(job.name, job.task_path) for job in PERIODIC_JOBS] == [
-        ("publish_due_content", "xinqiao.content.tasks.publish_due_content")
+        ("publish_due_content", "xinqiao.content.tasks.publish_due_content"),
+        ("deliver_outbound", "xinqiao.integrations.tasks.deliver_outbound"),
+        ("sweep_alerts", "xinqiao.listening.alert_tasks.sweep_alerts"),
+        ("pull_recent_wechat_comments", "xinqiao.listening.tasks.pull_recent_wechat_comments"),
+        ("escalate_overdue_cases", "xinqiao.listening.case_tasks.escalate_overdue_cases"),
+        ("deliver_due_reports", "xinqiao.analytics.report_tasks.deliver_due_reports"),
+        ("sync_wechat_metrics", "xinqiao.analytics.tasks.sync_wechat_metrics"),
+        ("compute_influence_indices", "xinqiao.analytics.tasks.compute_influence_indices"),
     ]
+    assert [int(job.every.total_seconds()) for job in PERIODIC_JOBS] == [60, 60, 60, 3600, 60, 3600, 3600, 86400]
     assert slot_start(START, dt.timedelta(minutes=1)) == dt.datetime(2025, 9, 22, 2, 0, tzinfo=dt.UTC)
-    assert scheduler("--list") == "publish_due_content\txinqiao.content.tasks.publish_due_content\tevery 60s\n"
+    assert scheduler("--list", "--job", "publish_due_content") == (
+        "publish_due_content\txinqiao.content.tasks.publish_due_content\tevery 60s\n"
+    )
+    with pytest.raises(CommandError, match="Unknown job"):
+        scheduler("--list", "--job", "no_such_job")
     with pytest.raises(CommandError, match="--interval must be between 1 and 3600 seconds."):
         scheduler("--once", "--interval", "0")
 
@@ -59,7 +71,7 @@ def test_registry_and_slots():
 def test_once_publishes_due_content_once(world, due_item, wechat_oa_sandbox, django_capture_on_commit_callbacks):  # noqa: F811
     with time_machine.travel(START + dt.timedelta(minutes=30), tick=False):
         with django_capture_on_commit_callbacks(execute=True):
-            output = scheduler("--once")
+            output = scheduler("--once", "--job", "publish_due_content")
         assert output == "2025-09-22 10:30:30 enqueued publish_due_content\n"
     assert Publication.objects.count() == 0  # not due yet
     for minute in (61, 62):
@@ -67,7 +79,7 @@ def test_once_publishes_due_content_once(world, due_item, wechat_oa_sandbox, dja
             time_machine.travel(START + dt.timedelta(minutes=minute), tick=False),
             django_capture_on_commit_callbacks(execute=True),
         ):
-            scheduler("--once")
+            scheduler("--once", "--job", "publish_due_content")
     publication = Publication.objects.get()
     assert (publication.status, publication.attempts) == (Publication.Status.PUBLISHED, 1)
     due_item.refresh_from_db()
@@ -93,12 +105,15 @@ def test_database_queue_two_schedulers_and_the_worker(
     def rows():
         return list(DBTaskResult.objects.order_by("enqueued_at").values_list("task_path", "status"))
 
+    def publish_tick():
+        return scheduler("--once", "--job", "publish_due_content")
+
     with time_machine.travel(START + dt.timedelta(minutes=61), tick=False):
-        first, second = scheduler("--once"), scheduler("--once")  # two schedulers in the same minute
+        first, second = publish_tick(), publish_tick()  # two schedulers in the same minute
     assert first == "2025-09-22 11:01:30 enqueued publish_due_content\n"
     assert second == "2025-09-22 11:01:30 skipped publish_due_content: already queued for this slot\n"
     with time_machine.travel(START + dt.timedelta(minutes=62), tick=False):
-        assert "skipped" in scheduler("--once")  # the first run is still waiting for a worker
+        assert "skipped" in publish_tick()  # the first run is still waiting for a worker
     assert rows() == [("xinqiao.content.tasks.publish_due_content", "READY")]
 
     call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", "--interval", "0", verbosity=0)
@@ -113,7 +128,7 @@ def test_database_queue_two_schedulers_and_the_worker(
 
     # the next minute's tick runs again and finds nothing to publish
     with time_machine.travel(START + dt.timedelta(minutes=63), tick=False):
-        assert scheduler("--once") == "2025-09-22 11:03:30 enqueued publish_due_content\n"
+        assert publish_tick() == "2025-09-22 11:03:30 enqueued publish_due_content\n"
     call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", "--interval", "0", verbosity=0)
     assert [status for _path, status in rows()] == ["SUCCESSFUL", "SUCCESSFUL", "SUCCESSFUL"]
     assert DBTaskResult.objects.filter(task_path="xinqiao.content.tasks.publish_due_content").count() == 2

@@ -49,8 +49,10 @@ def api_key(world) -> str:
 def test_schema_lists_every_operation(db):
     names = sorted(f"{op.method.upper()} {op.path}" for op in operations())
     assert names == [
+        "GET /api/listening/mentions",
         "GET /api/patients",
         "GET /api/patients/{patient_id}",
+        "POST /api/listening/mentions",
         "POST /api/patients",
         "POST /api/patients/search",
         "POST /api/patients/{patient_id}/reveal",

@@ -216,6 +216,7 @@ def test_error_messages_follow_the_callers_language(client, world):
 def test_openapi_schema_is_public_and_complete(client):
     schema = client.get("/api/openapi.json").json()
     assert set(schema["paths"]) == {
+        "/api/listening/mentions",
         "/api/patients",
         "/api/patients/search",
         "/api/patients/{patient_id}",

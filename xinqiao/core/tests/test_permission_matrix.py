@@ -6,6 +6,7 @@ the rules has to change this table, the docs and the code together.
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -42,7 +43,30 @@ EXPECTED: dict[str, set[str]] = {
     "content.review_final": {"brand"},
     "content.publish": {"brand"},
     "content.policy_manage": {"admin"},
+    "listening.view": {"admin", "brand", "medical_affairs", "leadership"},
+    "listening.manage": {"admin", "brand"},
+    "case.manage": {"brand"},
+    "case.sign_off": {"medical_affairs"},
+    "analytics.view": {"admin", "brand", "dept_reviewer", "leadership"},
+    "analytics.manage": {"admin", "brand"},
+    "report.view": {"admin", "brand", "leadership"},
+    "integration.manage": {"admin"},
 }
+
+# Apps beyond core and content keep their probes next to their own tests: each module has
+# ``perform(action, client, world)`` (a response, or None for actions it does not own) and ``snapshot()``.
+PROBE_MODULES = [
+    "xinqiao.listening.tests.permission_probes",
+    "xinqiao.listening.tests.permission_probes_cases",
+    "xinqiao.analytics.tests.permission_probes",
+    "xinqiao.analytics.tests.permission_probes_imports",
+    "xinqiao.analytics.tests.permission_probes_reports",
+    "xinqiao.integrations.tests.permission_probes",
+]
+
+
+def probe_modules():
+    return [importlib.import_module(name) for name in PROBE_MODULES]
 
 
 def snapshot() -> tuple:
@@ -61,6 +85,7 @@ def snapshot() -> tuple:
         Approval.objects.count(),
         Publication.objects.count(),
         RuleAddition.objects.count(),
+        *(part for module in probe_modules() for part in module.snapshot()),
     )
 
 
@@ -144,6 +169,10 @@ def perform(action: str, client, world, item=None):
         return client.post(f"/content/{item.pk}/publish/")
     if action == "content.policy_manage":
         return client.post("/content/rules/", {"rule_id": "ABS-001", "phrases": "天下无双"})
+    for module in probe_modules():
+        response = module.perform(action, client, world)
+        if response is not None:
+            return response
     raise AssertionError(action)
 
 
@@ -239,9 +268,17 @@ def test_navigation_shows_exactly_the_allowed_entries(client, world):
         "calendar": "content.view",
         "review_queue": "content.view",
         "accounts": "channel.view",
-        "notifications": "channel.view",
+        "notifications": "dashboard.view",
+        "listening": "listening.view",
+        "mentions": "listening.view",
+        "alerts": "listening.view",
+        "cases": "listening.view",
+        "analytics": "analytics.view",
+        "metric_imports": "analytics.view",
+        "reports": "report.view",
         "compliance_rules": "content.policy_manage",
         "review_policies": "content.policy_manage",
+        "notification_routes": "integration.manage",
     }
     for role in ROLES:
         login(client, world.users[role])

@@ -297,6 +297,7 @@ GET_ROUTES = {
     "api:api-root",
     "api:list_patients",
     "api:get_patient",
+    "api:list_mentions",
     "api:openapi-json",
     "api:openapi-view",
 }
@@ -312,6 +313,7 @@ POST_ROUTES = {
     "api:create_patient",
     "api:reveal_patient_field",
     "api:search_patients",
+    "api:push_mentions",
 }
 
 
@@ -383,6 +385,7 @@ COMMON_PAGES = [
     "/api/",
     "/api/patients",
     "/api/openapi.json",
+    "/api/listening/mentions",
 ]
 # Filters, pagers, error pages and odd requests: asked by the personas that see the most.
 DEEP_PAGES = [

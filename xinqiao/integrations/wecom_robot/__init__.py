@@ -1,0 +1,1 @@
+"""企业微信 group robot: webhook client and local sandbox."""

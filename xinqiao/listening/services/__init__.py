@@ -1,0 +1,1 @@
+"""Listening services: ingestion (files, push, pulls), processing, alerts, crisis cases."""

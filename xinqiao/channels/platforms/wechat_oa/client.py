@@ -279,6 +279,28 @@ class QRCodeTicket:
     expire_seconds: int | None  # None for permanent codes
 
 
+@dataclass(frozen=True)
+class ArticleComment:
+    """One reader comment of a published article (留言), as ``comment/list`` returns it."""
+
+    user_comment_id: int
+    openid: str  # "" when the commenter was not a WeChat identity
+    create_time: dt.datetime  # aware UTC
+    content: str
+    is_featured: bool
+    reply: str
+    reply_time: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class CommentPage:
+    total: int
+    comments: tuple[ArticleComment, ...]
+
+
+COMMENT_PAGE_MAX = 49  # the platform rejects count >= 50
+
+
 class _Retry(Exception):
     """Internal: a transport failure that may be retried; carries the error raised once retries run out."""
 
@@ -552,6 +574,54 @@ class WeChatOAClient:
             raise self._bad_response("/cgi-bin/qrcode/create")
         expires = payload.get("expire_seconds")
         return QRCodeTicket(ticket=ticket, url=url, expire_seconds=int(expires) if isinstance(expires, int) else None)
+
+    # -- comments (留言管理) ------------------------------------------------------------------------------------
+
+    def list_comments(
+        self, *, msg_data_id: int, index: int = 0, begin: int = 0, count: int = COMMENT_PAGE_MAX, type: int = 0
+    ) -> CommentPage:
+        """One page of an article's comments; ``type`` 0 all, 1 normal, 2 featured. Needs the comment privilege
+        (errcode 88000 otherwise, a permanent error)."""
+        if not 1 <= count <= COMMENT_PAGE_MAX or begin < 0 or index < 0 or type not in (0, 1, 2):
+            raise InvalidRequestError(
+                _("Comments are listed 1 to %(max)d at a time.") % {"max": COMMENT_PAGE_MAX},
+                code="paging",
+                provider=PROVIDER,
+            )
+        payload = self._call(
+            "POST",
+            "/cgi-bin/comment/list",
+            json_body={"msg_data_id": msg_data_id, "index": index, "begin": begin, "count": count, "type": type},
+        )
+        comments = []
+        for item in payload.get("comment") or []:
+            if not isinstance(item, dict) or not isinstance(item.get("user_comment_id"), int):
+                raise self._bad_response("/cgi-bin/comment/list")
+            reply = item.get("reply") if isinstance(item.get("reply"), dict) else {}
+            reply_time = reply.get("create_time")
+            comments.append(
+                ArticleComment(
+                    user_comment_id=item["user_comment_id"],
+                    openid=str(item.get("openid") or ""),
+                    create_time=dt.datetime.fromtimestamp(int(item.get("create_time") or 0), tz=dt.UTC),
+                    content=str(item.get("content") or ""),
+                    is_featured=item.get("comment_type") == 1,
+                    reply=str(reply.get("content") or ""),
+                    reply_time=dt.datetime.fromtimestamp(int(reply_time), tz=dt.UTC) if reply_time else None,
+                )
+            )
+        return CommentPage(total=int(payload.get("total") or 0), comments=tuple(comments))
+
+    def iter_comments(self, *, msg_data_id: int, index: int = 0, type: int = 0, limit: int = 10_000):
+        """Every comment of an article, page by page (at most ``limit``)."""
+        begin = 0
+        while begin < limit:
+            page = self.list_comments(msg_data_id=msg_data_id, index=index, begin=begin, type=type,
+                                      count=min(COMMENT_PAGE_MAX, limit - begin))  # fmt: skip
+            yield from page.comments
+            begin += len(page.comments)
+            if not page.comments or begin >= page.total:
+                return
 
     # -- datacube ---------------------------------------------------------------------------------------------
 

@@ -125,6 +125,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "ip_whitelist": [],
     "seed": 20250301,
     "permanent_qr_cap": 100_000,
+    # False: the account lacks the comment privilege, every comment/* call answers 88000 (§7)
+    "comment_privilege": True,
 }
 
 PUBLISH_TERMINAL_STATUSES = (0, 2, 3, 4, 5, 6)
@@ -190,6 +192,7 @@ class ArticleRecord:
     idx: int
     title: str
     send_date: dt.date
+    published_at: float = 0.0  # sandbox clock when it went live (comments arrive after it)
 
     @property
     def msgid(self) -> str:
@@ -709,6 +712,8 @@ class WeChatOASandbox:
             ):
                 raise ControlError('each fault is {"path": str, "errcode": int, "count": int ≥ 1, "errmsg"?: str}')
             fault.setdefault("count", 1)
+        if not isinstance(config["comment_privilege"], bool):
+            raise ControlError("comment_privilege must be true or false")
         outcomes = config["publish_outcomes"]
         if not isinstance(outcomes, list):
             raise ControlError("publish_outcomes must be a list")
@@ -1247,7 +1252,9 @@ class WeChatOASandbox:
             code = self._code("page", publish_id, idx, length=22)
             self.pages[code] = article
             publication["urls"].append(f"{self.base_url}/s/{code}")
-            records.append(ArticleRecord(publication["msg_data_id"], idx, article["title"], send_date))
+            records.append(
+                ArticleRecord(publication["msg_data_id"], idx, article["title"], send_date, published_at=self.now())
+            )
 
     # -- datacube (§6)
 
@@ -1270,6 +1277,35 @@ class WeChatOASandbox:
             seed=self.config["seed"], appid=request.appid, published=self.published.get(request.appid, [])
         )
         return {"list": history.report(endpoint, begin, end, yesterday=yesterday)}
+
+    # -- comments (§7)
+
+    def api_comment_list(self, request: ApiRequest) -> dict[str, Any]:
+        """``comment/list``: needs the comment privilege (88000); count ≥ 50 or a bad parameter is 47001, and so
+        is an article this account has not published (documented choice of the fake server)."""
+        if not self.config["comment_privilege"]:
+            raise WxError(88000)
+        data = self.json_body(request)
+        values = {name: data.get(name, 0 if name in ("index", "type") else None) for name in
+                  ("msg_data_id", "index", "begin", "count", "type")}  # fmt: skip
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values.values()):
+            raise WxError(47001)
+        if not 1 <= values["count"] < 50 or values["type"] not in (0, 1, 2):
+            raise WxError(47001)
+        record = next(
+            (r for r in self.published.get(request.appid, [])
+             if r.msg_data_id == values["msg_data_id"] and r.idx == values["index"] + 1),
+            None,
+        )  # fmt: skip
+        if record is None:
+            raise WxError(47001, "invalid msg_data_id or index")
+        comments = article_comments(self.config["seed"], request.appid, record, now=self.now())
+        if values["type"] == 1:
+            comments = [c for c in comments if c["comment_type"] == 0]
+        elif values["type"] == 2:
+            comments = [c for c in comments if c["comment_type"] == 1]
+        page = comments[values["begin"] : values["begin"] + values["count"]]
+        return {"errcode": 0, "errmsg": "ok", "total": len(comments), "comment": page}
 
     # -- parametric QR (§8)
 
@@ -1314,6 +1350,45 @@ class WeChatOASandbox:
         if expire_seconds is not None:
             answer["expire_seconds"] = expire_seconds
         return answer
+
+
+COMMENT_TEXTS = (
+    "请问周六有专家门诊吗？",
+    "讲得很清楚，谢谢医生",
+    "收藏了，转给家里老人看看",
+    "上次去挂号排了两个小时，希望改进一下",
+    "医生很耐心，点赞👍",
+    "能不能多发一些儿童用药的科普？",
+    "停车太难了，附近有没有停车场",
+    "护士态度很好，感谢",
+    "这个检查医保能报销吗？",
+    "有没有线上问诊的入口",
+    "写得好，涨知识了",
+    "收费能不能再透明一些",
+)
+COMMENT_REPLIES = ("周六上午有，请在公众号菜单预约。", "感谢您的关注与支持！", "已反馈相关科室，感谢建议。")
+
+
+def article_comments(seed: int, appid: str, record: ArticleRecord, *, now: float) -> list[dict[str, Any]]:
+    """Deterministic plausible comments of one published article (same seed, same comments): 3–60 comments
+    arriving within about five hours of publishing; those after ``now`` are not there yet."""
+    rng = seeded_random(seed, "comments", appid, record.msg_data_id, record.idx)
+    comments = []
+    created = int(record.published_at)
+    for number in range(1, rng.randint(3, 60) + 1):
+        created += rng.randint(30, 300)
+        comment: dict[str, Any] = {
+            "user_comment_id": number,
+            "create_time": created,
+            "content": rng.choice(COMMENT_TEXTS),
+            "comment_type": 1 if rng.random() < 0.15 else 0,
+        }
+        if rng.random() < 0.95:
+            comment["openid"] = "o" + hashlib.sha256(f"{appid}|{rng.random()}".encode()).hexdigest()[:27]
+        if rng.random() < 0.3:
+            comment["reply"] = {"content": rng.choice(COMMENT_REPLIES), "create_time": created + 600}
+        comments.append(comment)
+    return [comment for comment in comments if comment["create_time"] <= now]
 
 
 def render_page(article: Mapping[str, Any]) -> str:
@@ -1361,6 +1436,7 @@ ROUTES: dict[str, Route] = {
     "/cgi-bin/freepublish/submit": Route("POST", WeChatOASandbox.api_publish_submit),
     "/cgi-bin/freepublish/get": Route("POST", WeChatOASandbox.api_publish_get),
     "/cgi-bin/qrcode/create": Route("POST", WeChatOASandbox.api_qrcode_create),
+    "/cgi-bin/comment/list": Route("POST", WeChatOASandbox.api_comment_list),
     **{f"/datacube/{endpoint}": _datacube_route(endpoint) for endpoint in DATACUBE_MAX_DAYS},
 }
 

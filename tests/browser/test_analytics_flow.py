@@ -1,0 +1,104 @@
+"""The analytics flow in a real browser: a brand editor imports a sample back-end export of each of the eight
+platforms (upload → preview → commit), sees the overview dashboard count them, then generates the monthly PDF
+and Excel reports and downloads both."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+
+import pytest
+from django.utils import timezone, translation
+from openpyxl import load_workbook
+
+from xinqiao.analytics.models import ContentMetricDaily, MetricImport, Report
+from xinqiao.analytics.reports.excel import sheet_titles
+from xinqiao.analytics.reports.periods import period_for
+from xinqiao.analytics.samples import make_sample
+from xinqiao.channels.models import PlatformAccount
+
+pytestmark = pytest.mark.browser
+
+# one content export per platform, and the demo account (content demo names) it belongs to
+EXPORTS = {
+    "wechat_oa": ("wechat_oa.article_detail", "一院公众号"),
+    "wechat_channels": ("wechat_channels.videos", "一院视频号"),
+    "weibo": ("weibo.posts", "一院官方微博"),
+    "douyin": ("douyin.works", "一院抖音"),
+    "kuaishou": ("kuaishou.works", "一院快手"),
+    "xiaohongshu": ("xiaohongshu.notes", "一院小红书"),
+    "bilibili": ("bilibili.videos", "一院B站"),
+    "zhihu": ("zhihu.content", "一院知乎"),
+}
+
+
+@pytest.fixture
+def matrix(world, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return {
+        platform: PlatformAccount.objects.create(
+            hospital=world.hospital, platform=platform, name=name, account_type="hospital_official"
+        )
+        for platform, (_code, name) in EXPORTS.items()
+    }
+
+
+def _views(sample) -> int:
+    # video platforms report plays, the others reads: both are the "views" KPI
+    return sum((row.get("views") or row.get("play_count") or 0) for row in sample.expected)
+
+
+def test_import_every_platform_then_download_the_monthly_reports(page, login, world, matrix, tmp_path):
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    login(page, "brand")
+    expected_views = 0
+    for platform, (code, name) in EXPORTS.items():
+        sample = make_sample(code, account_name=name, start=yesterday - dt.timedelta(days=6), end=yesterday)
+        expected_views += _views(sample)
+        page.goto("/analytics/imports/new/")
+        page.select_option("#id_platform", platform)
+        page.select_option("#id_account", str(matrix[platform].pk))
+        page.set_input_files(
+            "#id_uploaded_file", files=[{"name": sample.filename, "mimeType": "application/octet-stream",
+                                         "buffer": sample.content}]
+        )  # fmt: skip
+        with page.expect_navigation():
+            page.get_by_test_id("import-preview-button").click()
+        assert page.get_by_test_id("rows-total").inner_text() == str(len(sample.expected))
+        assert page.get_by_test_id("import-error").count() == 0
+        with page.expect_navigation():
+            page.get_by_test_id("import-commit-button").click()
+        assert page.get_by_test_id("import-counts").is_visible()
+        assert MetricImport.objects.get(account=matrix[platform]).status == MetricImport.Status.COMMITTED
+
+    assert sum(ContentMetricDaily.objects.values_list("views", flat=True)) == expected_views
+    page.goto("/analytics/")
+    assert page.get_by_test_id("value-views").inner_text() == f"{expected_views:,}"
+
+    month = period_for("month", yesterday)
+    downloads = {}
+    for fmt in ("pdf", "xlsx"):
+        page.goto("/analytics/reports/")
+        form = page.get_by_test_id("report-form")
+        form.locator("select[name=period_type]").select_option("month")
+        form.locator("input[name=period]").fill(month.label)
+        form.locator("select[name=format]").select_option(fmt)
+        with page.expect_navigation():
+            page.get_by_test_id("report-generate").click()
+        row = page.locator(f"[data-testid=report-row][data-period='{month.label}'][data-format='{fmt}']")
+        assert row.count() == 1
+        with page.expect_download() as download_info:
+            row.get_by_test_id("report-download").click()
+        download = download_info.value
+        assert download.suggested_filename == f"xinqiao-report-{world.hospital.code}-{month.label}.{fmt}"
+        target = tmp_path / download.suggested_filename
+        download.save_as(target)
+        downloads[fmt] = target.read_bytes()
+
+    assert downloads["pdf"][:5] == b"%PDF-"
+    assert zipfile.ZipFile(io.BytesIO(downloads["xlsx"])).testzip() is None
+    with translation.override("zh-hans"):
+        expected_sheets = sheet_titles(with_sentiment=False)
+    assert load_workbook(io.BytesIO(downloads["xlsx"])).sheetnames == expected_sheets
+    assert sorted(Report.objects.values_list("format", flat=True)) == ["pdf", "xlsx"]

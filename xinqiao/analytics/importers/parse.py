@@ -1,0 +1,909 @@
+"""One export file → typed metric records and row errors (exports.md §0).
+
+``parse_export`` finds the header row, recognises the export type from its headers (or says which other
+platform's export the file is), maps the columns through the alias table, reads every cell, and groups the rows
+into records keyed like the fact tables: (content_key, stat_date) for content, stat_date for the account. Every
+problem is reported with the file's row number (1-based, as a spreadsheet shows it) and the column's header as
+written in the file; a file with any error imports nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gc
+import hashlib
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from xinqiao.analytics.importers import headers as h
+from xinqiao.analytics.importers.reading import ReadError, Table, read_table
+from xinqiao.analytics.importers.values import (
+    MAX_COUNT,
+    NULL_MARKERS,
+    SHANGHAI,
+    ValueProblem,
+    clean_text,
+    find_date_range,
+    is_null,
+    parse_count,
+    parse_date,
+    parse_datetime,
+    parse_duration,
+    parse_rate,
+    percent_form,
+    shanghai_today,
+)
+
+MAX_ERRORS = 5_000
+TOTAL_MARKERS = frozenset({"合计", "总计", "汇总", "总计:", "合计:", "total"})
+ALL_CHANNELS = frozenset({"全部", "全部渠道", "合计", "总计", "all"})
+
+# Canonical field → ContentMetricDaily column; canonical fields not listed go to ``extra``.
+CONTENT_FIELDS = {
+    "impressions": "impressions",
+    "views": "views",
+    "play_count": "views",
+    "viewers": "viewers",
+    "completion_rate": "completion_rate",
+    "avg_watch_seconds": "avg_watch_seconds",
+    "likes": "likes",
+    "comments": "comments",
+    "shares": "shares",
+    "favorites": "favorites",
+    "new_followers": "follows_gained",
+}
+COUNT_COLUMNS = ("impressions", "views", "viewers", "likes", "comments", "shares", "favorites", "follows_gained")
+ACCOUNT_FIELDS = {
+    "new_followers": "new_followers",
+    "lost_followers": "lost_followers",
+    "net_followers": "net_followers",
+    "followers": "followers",
+}
+DEFAULT_FORMAT = {
+    "wechat_oa": "article",
+    "wechat_channels": "video",
+    "weibo": "post",
+    "douyin": "video",
+    "kuaishou": "video",
+    "xiaohongshu": "note",
+    "bilibili": "video",
+    "zhihu": "answer",
+}
+FORMAT_WORDS = {
+    "视频": "video",
+    "短视频": "video",
+    "图文": "image",
+    "图集": "image",
+    "文章": "article",
+    "回答": "answer",
+    "想法": "post",
+    "笔记": "note",
+    "直播": "live",
+}
+DURATION_UNITS = {"分钟": 60.0, "min": 60.0, "小时": 3600.0, "h": 3600.0}
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+@dataclass
+class Column:
+    index: int
+    header: str
+    canonical: str  # "" for an unknown column
+    unit: str = ""
+
+
+@dataclass
+class ContentRecord:
+    content_key: str
+    stat_date: dt.date
+    title: str
+    published_at: dt.datetime | None
+    content_format: str
+    metrics: dict[str, Any]  # ContentMetricDaily columns this export provides
+    extra: dict[str, Any]
+    rows: list[int]
+    published_day: dt.date | None = None  # when only the publish day is known (datacube send date)
+
+
+@dataclass
+class AccountRecord:
+    stat_date: dt.date
+    metrics: dict[str, Any]  # AccountMetricDaily columns this export provides
+    extra: dict[str, Any]
+    rows: list[int]
+
+
+@dataclass
+class ParseResult:
+    platform: str
+    file_kind: str = ""
+    encoding: str = ""
+    export_type: h.ExportType | None = None
+    header_row: int = 0  # 1-based; 0 when none was found
+    columns: list[Column] = field(default_factory=list)
+    data_rows: int = 0
+    skipped_rows: list[int] = field(default_factory=list)  # totals lines (合计)
+    content: list[ContentRecord] = field(default_factory=list)
+    account: list[AccountRecord] = field(default_factory=list)
+    preview_rows: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    errors_total: int = 0
+    snapshot_date: dt.date | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors_total and self.export_type is not None
+
+    @property
+    def column_map(self) -> dict[str, str]:
+        return {column.header: column.canonical for column in self.columns if column.canonical}
+
+    @property
+    def unknown_columns(self) -> list[str]:
+        return [column.header for column in self.columns if not column.canonical]
+
+    @property
+    def records_total(self) -> int:
+        return len(self.content) + len(self.account)
+
+    @property
+    def date_range(self) -> tuple[dt.date | None, dt.date | None]:
+        dates = [record.stat_date for record in self.content] + [record.stat_date for record in self.account]
+        return (min(dates), max(dates)) if dates else (None, None)
+
+    def add_error(self, row: int, column: str, message: str) -> None:
+        self.errors_total += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(RowError(row, column, message))
+
+
+def platform_label(code: str) -> str:
+    from xinqiao.channels.models import PlatformAccount
+
+    return str(dict(PlatformAccount.Platform.choices).get(code, code))
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+def parse_file(data: bytes, *, filename: str, platform: str, today: dt.date | None = None) -> ParseResult:
+    try:
+        table = read_table(data, filename)
+    except ReadError as error:
+        result = ParseResult(platform=platform)
+        result.add_error(0, "", error.message)
+        return result
+    return parse_table(table, platform=platform, today=today)
+
+
+def parse_table(table: Table, *, platform: str, today: dt.date | None = None) -> ParseResult:
+    today = today or shanghai_today()
+    result = ParseResult(platform=platform, file_kind=table.file_kind, encoding=table.encoding)
+    rows = table.rows
+    found = h.find_header_row(rows)
+    if found is None:
+        first = next((row for row in rows[: h.HEADER_SEARCH_ROWS] if any(not is_null(cell) for cell in row)), [])
+        result.add_error(
+            0,
+            "",
+            _(
+                "No header row found in the first %(rows)d rows (a header row names at least %(min)d known columns). "
+                "Headers found: %(headers)s."
+            )
+            % {
+                "rows": h.HEADER_SEARCH_ROWS,
+                "min": h.HEADER_MIN_MATCHES,
+                "headers": "、".join(clean_text(cell) for cell in first if not is_null(cell)) or "—",
+            },
+        )
+        return result
+    header_index, header_cells = found
+    result.header_row = header_index + 1
+    recognition = h.recognise(header_cells, platform)
+    if recognition.export_type is None:
+        found_headers = "、".join(header.raw for header in header_cells if header.raw)
+        if recognition.other is not None:
+            message = _(
+                "This file looks like a %(other_platform)s export (%(other_type)s), not a %(platform)s export. "
+                "Choose %(other_platform)s as the platform or upload the %(platform)s file."
+            ) % {
+                "other_platform": platform_label(recognition.other.platform),
+                "other_type": recognition.other.label,
+                "platform": platform_label(platform),
+            }
+        else:
+            message = _("No %(platform)s export has these columns: %(headers)s.") % {
+                "platform": platform_label(platform),
+                "headers": found_headers,
+            }
+        result.add_error(result.header_row, "", message)
+        return result
+    export_type = recognition.export_type
+    result.export_type = export_type
+    _map_columns(result, header_cells, rows[header_index + 1 :], export_type)
+    missing = [name for name in export_type.required if name not in result.column_map.values()]
+    if missing:
+        for name in missing:
+            expected = " / ".join(key for key, canonical in export_type.aliases.items() if canonical == name)
+            result.add_error(
+                result.header_row,
+                "",
+                _("The required column “%(expected)s” is missing. Headers found: %(headers)s.")
+                % {"expected": expected, "headers": "、".join(c.header for c in result.columns)},
+            )
+        return result
+    if "stat_date" not in result.column_map.values():
+        result.snapshot_date = _snapshot_date(result, rows[:header_index], today)
+    with without_cyclic_gc():
+        _read_rows(result, rows, header_index, export_type, platform, today)
+    return result
+
+
+@contextlib.contextmanager
+def without_cyclic_gc():
+    """Pause the cyclic garbage collector while hundreds of thousands of row objects are built (none of them form
+    cycles): its passes over the growing heap cost up to a third of an import. Reference counting still frees."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _map_columns(result: ParseResult, header_cells: list[h.Header], data: list[list[Any]], export_type) -> None:
+    used: set[str] = set()
+    width = max([len(header_cells), *(len(row) for row in data[:50])])
+    for index in range(width):
+        header = header_cells[index] if index < len(header_cells) else h.Header(raw="", key="")
+        if not header.raw:
+            if not any(index < len(row) and not is_null(row[index]) for row in data[:200]):
+                continue  # an empty column
+            header = h.Header(raw=_("Column %(letter)s") % {"letter": _column_letter(index)}, key="")
+        canonical = export_type.aliases.get(header.key, "")
+        if canonical in used:
+            canonical = ""  # a second column for the same field (e.g. 播放 and 播放量): kept as extra
+        if canonical:
+            used.add(canonical)
+        result.columns.append(Column(index=index, header=header.raw, canonical=canonical, unit=header.unit))
+
+
+def _snapshot_date(result: ParseResult, title_rows: list[list[Any]], today: dt.date) -> dt.date:
+    """A snapshot export's date: the end of the range on its title line, else today (Asia/Shanghai)."""
+    for number, row in enumerate(title_rows, start=1):
+        for cell in row:
+            if isinstance(cell, str) and (found := find_date_range(cell)) is not None:
+                if found[1] > today:
+                    result.add_error(
+                        number, "", _("The export's date range ends in the future (%(date)s).") % {"date": found[1]}
+                    )
+                return found[1]
+    return today
+
+
+MEMO_LIMIT = 50_000
+
+
+def _memoised(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Cells of a column repeat a lot (dates, publish times, rates, durations): read each distinct one once.
+    Problems are not cached, so every bad cell is still reported."""
+    cache: dict[str, Any] = {}
+
+    def read(value: Any) -> Any:
+        if type(value) is not str:  # 1, 1.0 and True hash alike but do not read alike: only text is cached
+            return convert(value)
+        try:
+            return cache[value]
+        except KeyError:
+            pass
+        result = convert(value)
+        if len(cache) < MEMO_LIMIT:
+            cache[value] = result
+        return result
+
+    return read
+
+
+def _fast_rate(bare_is_percent: bool) -> Callable[[Any], Any]:
+    def read(value: Any) -> Any:
+        if type(value) is str and value.endswith("%"):
+            try:
+                return float(value[:-1]) / 100
+            except ValueError:
+                pass
+        return parse_rate(value, bare_is_percent=bare_is_percent)
+
+    return read
+
+
+def _text(value: Any) -> str:
+    if type(value) is str:
+        return value.strip()
+    return clean_text(value)
+
+
+def _converter(kind: str, column: Column, bare_is_percent: bool) -> Callable[[Any], Any]:
+    if kind == "count":
+        return _memoised(parse_count)  # used where the column-wise fast path fails ("1.2万", "--" …)
+    if kind == "rate":
+        return _memoised(_fast_rate(bare_is_percent))
+    if kind == "duration":
+        unit_seconds = DURATION_UNITS.get(column.unit, 1.0)
+        return _memoised(lambda value: parse_duration(value, unit_seconds=unit_seconds))
+    if kind == "date":
+        return _memoised(parse_date)
+    if kind == "datetime":
+        return _memoised(parse_datetime)
+    return _text
+
+
+def _rate_form(value: Any) -> tuple[str | None, bool]:
+    """(form, above one) of one rate cell: form ``"percent"``, ``"bare"`` or None for a null cell."""
+    if type(value) is str:
+        text = value.strip()
+        if not text or text.lower() in NULL_MARKERS:
+            return None, False
+        if text.endswith(("%", "％")):
+            return "percent", False
+        try:
+            return "bare", float(text.replace(",", "")) > 1
+        except ValueError:
+            return "bare", False
+    if percent_form(value) == "bare":
+        return "bare", isinstance(value, int | float) and value > 1
+    return None, False
+
+
+def _rate_columns(result: ParseResult, cells_of: Callable[[int], Any], first_number: int) -> dict[int, bool]:
+    """Per rate column: whether bare numbers are percentage points. Flags mixed % / bare cells (mixed units).
+    Each distinct cell is classified once; rows are listed only when a column mixes both forms."""
+    decisions: dict[int, bool] = {}
+    for column in result.columns:
+        if h.FIELD_KINDS.get(column.canonical) != "rate":
+            continue
+        index = column.index
+        cells = cells_of(index)
+        try:
+            forms_of = {value: _rate_form(value) for value in set(cells)}
+        except TypeError:  # an unhashable cell: classify every cell
+            forms_of = None
+        if forms_of is not None:
+            present = {form for form, _above in forms_of.values() if form is not None}
+            above_one = any(above for _form, above in forms_of.values())
+        else:
+            present = {"percent", "bare"}
+            above_one = False
+        if len(present) == 2:
+            forms: dict[str, list[int]] = {"percent": [], "bare": []}
+            above_one = False
+            for position, value in enumerate(cells):
+                form, above = forms_of[value] if forms_of is not None else _rate_form(value)
+                if form is not None:
+                    forms[form].append(first_number + position)
+                    above_one = above_one or above
+            minority = "bare" if len(forms["bare"]) <= len(forms["percent"]) else "percent"
+            majority_text = _("with a percent sign") if minority == "bare" else _("without a percent sign")
+            for number in forms[minority]:
+                result.add_error(
+                    number,
+                    column.header,
+                    _("Mixed units: most values of this column are written %(majority)s, this one is not.")
+                    % {"majority": majority_text},
+                )
+        decisions[index] = column.unit == "%" or above_one
+    return decisions
+
+
+def _fast_count(cells: Sequence[Any]) -> list[int]:
+    """Digits-only text and whole numbers in one C-level pass; anything else raises (cell-by-cell path)."""
+    types = set(map(type, cells))
+    if not types <= {str, int, float}:
+        raise ValueError  # None, bool, dates: the cell-by-cell rules apply
+    numbers = list(map(int, cells))
+    if float in types:
+        floats = cells if len(types) == 1 else [cell for cell in cells if type(cell) is float]
+        if not all(map(float.is_integer, floats)):
+            raise ValueError
+    if numbers and (max(numbers) > MAX_COUNT or min(numbers) < -MAX_COUNT):
+        raise ValueError
+    return numbers
+
+
+def _fast_text(cells: Sequence[Any]) -> list[str]:
+    return [cell.strip() for cell in cells]  # all text; a number or an empty cell raises
+
+
+FAST_COLUMN = {"count": _fast_count, "text": _fast_text}
+
+
+def _read_distinct(cells: Sequence[Any], converter: Callable[[Any], Any]) -> dict[Any, Any] | None:
+    """Each distinct cell of a column read once (dates, rates, durations and ``万`` counts repeat a lot), or None
+    when a cell cannot be read (the cell-by-cell path then reports each one) or equal keys could read differently
+    (``1``, ``1.0`` and ``True`` are one dict key)."""
+    types = set(map(type, cells))
+    if bool in types or (int in types and float in types):
+        return None
+    try:
+        distinct = set(cells)
+    except TypeError:
+        return None
+    if len(distinct) > len(cells) // 2:
+        return None  # mostly unique: the cell-by-cell path costs the same without the extra set and dict
+    by_value = {}
+    try:
+        for value in distinct:
+            by_value[value] = converter(value)
+    except ValueProblem:
+        return None
+    return by_value
+
+
+def _convert_column(
+    cells: Sequence[Any], converter: Callable[[Any], Any], kind: str
+) -> tuple[list[Any], list[tuple[int, str]]]:
+    fast = FAST_COLUMN.get(kind)
+    if fast is not None:
+        try:
+            return fast(cells), []
+        except (ValueError, TypeError, AttributeError, OverflowError):
+            pass
+    if kind != "text":
+        by_value = _read_distinct(cells, converter)
+        if by_value is not None:
+            return list(map(by_value.__getitem__, cells)), []
+    out: list[Any] = []
+    problems: list[tuple[int, str]] = []
+    append = out.append
+    for position, cell in enumerate(cells):
+        try:
+            append(converter(cell))
+        except ValueProblem as problem:
+            append(None)
+            problems.append((position, problem.message))
+    return out, problems
+
+
+def _content_key(platform: str, values: dict[str, Any]) -> str:
+    content_id = values.get("content_id")
+    if content_id:
+        return str(content_id)[:80]
+    published = values.get("publish_time")
+    basis = f"{platform}|{values.get('title', '')}|{published.isoformat() if published else ''}"
+    return "t:" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
+
+
+def _content_keys(platform: str, n: int, columns: dict[str, list[Any]]) -> list[str]:
+    """``_content_key`` of every row, column-wise (publish times repeat: each is formatted once)."""
+    ids = columns.get("content_id") or [None] * n
+    titles = columns.get("title") or [""] * n
+    published_column = columns.get("publish_time") or [None] * n
+    formatted: dict[Any, str] = {}
+    keys = []
+    append = keys.append
+    sha256 = hashlib.sha256
+    for content_id, title, published in zip(ids, titles, published_column, strict=True):
+        if content_id:
+            append(str(content_id)[:80])
+            continue
+        if published:
+            stamp = formatted.get(published)
+            if stamp is None:
+                stamp = formatted[published] = published.isoformat()
+        else:
+            stamp = ""
+        append("t:" + sha256(f"{platform}|{title}|{stamp}".encode()).hexdigest()[:32])
+    return keys
+
+
+def _unknown_values(unknown: list[tuple[int, str]], cells_of: Callable[[int], Any], n: int) -> list[dict[str, Any]]:
+    """Per row: the non-empty cells of the columns no alias names, {header: JSON-able value}."""
+    found: list[dict[str, Any] | None] = [None] * n
+    for index, header in unknown:
+        for position, cell in enumerate(cells_of(index)):
+            if type(cell) is str:
+                text = cell.strip()
+                if not text or text.lower() in NULL_MARKERS:
+                    continue
+                value = cell
+            elif is_null(cell):
+                continue
+            else:
+                value = _jsonable(cell)
+            row_values = found[position]
+            if row_values is None:
+                found[position] = {header: value}
+            else:
+                row_values[header] = value
+    return [row_values or {} for row_values in found]
+
+
+def _transpose(rows: list[list[Any]]) -> Callable[[int], Sequence[Any]]:
+    """The cells of one column of ``rows`` (None where a row is shorter), from one C-level transposition."""
+    n = len(rows)
+    columns = list(itertools.zip_longest(*rows)) if rows else []
+    width = len(columns)
+    empty = (None,) * n
+
+    def cells_of(index: int) -> Sequence[Any]:
+        return columns[index] if index < width else empty
+
+    return cells_of
+
+
+def _read_rows(
+    result: ParseResult, rows: list[list[Any]], header_index: int, export_type, platform: str, today: dt.date
+) -> None:
+    body = rows[header_index + 1 :]
+    first_number = header_index + 2
+    body_cells = _transpose(body)
+    rate_decisions = _rate_columns(result, body_cells, first_number)
+    mapped = []
+    unknown = []
+    for column in result.columns:
+        if column.canonical:
+            kind = h.FIELD_KINDS[column.canonical]
+            converter = _converter(kind, column, rate_decisions.get(column.index, False))
+            mapped.append((column.index, column.canonical, converter, column.header))
+        else:
+            unknown.append((column.index, column.header))
+    by_field = {column.canonical: column.header for column in result.columns if column.canonical}
+    split_by = [name for name in export_type.split_by if name in by_field]
+    is_content = export_type.kind == h.CONTENT
+    first_field = result.columns[0].canonical if result.columns else ""
+    first_index = (
+        result.columns[0].index if result.columns and first_field in ("title", "stat_date", "source_channel") else None
+    )
+    numbers: list[int] = []
+    kept_rows: list[list[Any]] = []
+    for number, row in enumerate(body, start=first_number):
+        try:
+            is_empty = not "".join(row).strip()
+        except TypeError:  # spreadsheet rows hold numbers and dates too
+            is_empty = all(is_null(cell) for cell in row)
+        if is_empty:
+            continue
+        if first_index is not None and first_index < len(row):
+            first_cell = row[first_index]
+            if type(first_cell) is str and first_cell.strip().lower() in TOTAL_MARKERS:
+                result.skipped_rows.append(number)
+                continue
+        numbers.append(number)
+        kept_rows.append(row)
+    n = len(kept_rows)
+    result.data_rows = n
+    cells_of = body_cells if n == len(body) else _transpose(kept_rows)
+    # Column by column: one conversion per column in C-level loops where every cell is clean, cell by cell
+    # (with the row and column of each problem) where not.
+    names = [canonical for _index, canonical, _converter, _header in mapped]
+    converted = []
+    failed: set[int] = set()
+    problems: list[tuple[int, str, str]] = []
+    for index, canonical, converter, header in mapped:
+        values_of_column, column_problems = _convert_column(cells_of(index), converter, h.FIELD_KINDS[canonical])
+        converted.append(values_of_column)
+        for position, message in column_problems:
+            failed.add(position)
+            problems.append((numbers[position], header, message))
+    for number, header, message in sorted(problems, key=lambda problem: problem[0]):
+        result.add_error(number, header, message)
+    unknown_rows = _unknown_values(unknown, cells_of, n)
+    columns = dict(zip(names, converted, strict=True))
+    if is_content and not split_by and not result.errors_total:
+        records = _clean_content(result, columns, numbers, unknown_rows, platform, today)
+        if records is not None:
+            _add_preview_rows(result, numbers[:20], kept_rows[:20])
+            result.content = records
+            return
+    value_rows = list(zip(*converted, strict=True)) if converted else [() for _row in kept_rows]
+    groups = _check_rows(
+        result, numbers, kept_rows, names, value_rows, unknown_rows, failed, split_by, by_field, today, platform,
+        is_content,
+    )  # fmt: skip
+    if result.errors_total:
+        return
+    plan = _content_plan(names, split_by)
+    for (content_key, stat_date), members in groups.items():
+        if is_content:
+            result.content.append(_content_record(content_key, stat_date, members, split_by, platform, plan))
+        else:
+            result.account.append(_account_record(stat_date, members, split_by, export_type.kind))
+
+
+def _add_preview_rows(result: ParseResult, numbers: list[int], rows: list[list[Any]]) -> None:
+    for number, row in zip(numbers, rows, strict=True):
+        if len(result.preview_rows) >= 20:
+            return
+        width = len(row)
+        result.preview_rows.append(
+            {
+                "row": number,
+                "values": {c.header: _display(row[c.index] if c.index < width else None) for c in result.columns},
+            }
+        )
+
+
+def _check_rows(
+    result, numbers, kept_rows, names, value_rows, unknown_rows, failed, split_by, by_field, today, platform, is_content
+) -> dict[tuple, list[tuple[int, dict[str, Any], dict[str, Any]]]]:
+    """Row by row: empty or future dates, empty titles, duplicate keys (each reported with its row); the valid rows
+    grouped by (content key, date)."""
+    date_header = by_field.get("stat_date", "")
+    key_headers = "、".join(
+        by_field[name] for name in ("content_id", "title", "publish_time", "stat_date", *split_by) if name in by_field
+    )
+    add_error = result.add_error
+    seen: dict[tuple, int] = {}
+    groups: dict[tuple, list[tuple[int, dict[str, Any], dict[str, Any]]]] = {}
+    for position, number in enumerate(numbers):
+        if position in failed:
+            continue
+        extra_columns = unknown_rows[position]
+        values = dict(zip(names, value_rows[position], strict=True))
+        stat_date = values.get("stat_date") or result.snapshot_date
+        if stat_date is None:
+            add_error(number, date_header, _("The date is empty."))
+            continue
+        if stat_date > today:
+            add_error(number, date_header or "", _("%(date)s is in the future.") % {"date": stat_date.isoformat()})
+            continue
+        published = values.get("publish_time")
+        if published is not None and published.date() > today:
+            add_error(
+                number,
+                by_field["publish_time"],
+                _("%(date)s is in the future.") % {"date": published.strftime("%Y-%m-%d %H:%M")},
+            )
+            continue
+        if is_content:
+            if not values.get("title") and not values.get("content_id"):
+                add_error(number, by_field.get("title", ""), _("The title is empty."))
+                continue
+            content_key = _content_key(platform, values)
+        else:
+            content_key = ""
+        split_value = tuple(clean_text(values.get(name)) for name in split_by)
+        key = (content_key, stat_date, split_value)
+        if key in seen:
+            add_error(
+                number,
+                key_headers,
+                _("Duplicate row: the same %(columns)s as row %(row)d.") % {"columns": key_headers, "row": seen[key]},
+            )
+            continue
+        seen[key] = number
+        groups.setdefault((content_key, stat_date), []).append((number, values, extra_columns))
+        if len(result.preview_rows) < 20:
+            _add_preview_rows(result, [number], [kept_rows[position]])
+    return groups
+
+
+def _clean_content(
+    result: ParseResult,
+    columns: dict[str, list[Any]],
+    numbers: list[int],
+    unknown_rows: list[dict[str, Any]],
+    platform: str,
+    today: dt.date,
+) -> list[ContentRecord] | None:
+    """The records of a content export without per-channel rows, built column by column, when no row has an
+    empty or future date, an empty title or a duplicate key; None otherwise (``_check_rows`` then reports each)."""
+    n = len(numbers)
+    stat_dates = columns.get("stat_date")
+    if stat_dates is None:
+        if result.snapshot_date is None:
+            return None
+        stat_dates = [result.snapshot_date] * n
+    distinct_dates = set(stat_dates)
+    if None in distinct_dates or (distinct_dates and max(distinct_dates) > today):
+        return None
+    published_column = columns.get("publish_time")
+    if published_column is not None:
+        distinct_published = set(published_column)
+        distinct_published.discard(None)
+        if any(published.date() > today for published in distinct_published):
+            return None
+    titles = columns.get("title")
+    if titles is not None and "" in set(titles):
+        return None  # an empty title is allowed only with a content id: checked row by row
+    if titles is None and "content_id" not in columns:
+        return None
+    if titles is None and any(not content_id for content_id in columns["content_id"]):
+        return None
+    content_keys = _content_keys(platform, n, columns)
+    if len(set(zip(content_keys, stat_dates, strict=True))) != n:
+        return None
+    plan = _content_plan(list(columns), [])
+    metric_targets = [target for _name, target, _is_count in plan if target]
+    metric_columns = [
+        [value or 0 for value in columns[name]] if is_count else columns[name]
+        for name, target, is_count in plan
+        if target
+    ]
+    extra_names = [name for name, target, _is_count in plan if not target]
+    extra_columns = [columns[name] for name in extra_names]
+    empty = [None] * n
+    types = columns.get("content_type") or empty
+    default_format = DEFAULT_FORMAT.get(platform, "")
+    in_utc: dict[dt.datetime, dt.datetime] = {}
+    records = []
+    append = records.append
+    metric_rows = zip(*metric_columns, strict=True) if metric_columns else iter([()] * n)
+    extra_rows = zip(*extra_columns, strict=True) if extra_columns else iter([()] * n)
+    for number, content_key, stat_date, title, published, content_type, unknown, metric_values, extra_values in zip(
+        numbers,
+        content_keys,
+        stat_dates,
+        titles or empty,
+        published_column or empty,
+        types,
+        unknown_rows,
+        metric_rows,
+        extra_rows,
+        strict=True,
+    ):
+        extra = {name: value for name, value in zip(extra_names, extra_values, strict=True) if value is not None}
+        if unknown:
+            extra["unknown"] = unknown
+        if content_type:
+            extra["content_type"] = content_type
+        if published:
+            published_at = in_utc.get(published)
+            if published_at is None:
+                published_at = in_utc[published] = published.astimezone(dt.UTC)
+        else:
+            published_at = None
+        append(
+            ContentRecord(  # positional (content_key, stat_date, title, published_at, format, metrics, extra, rows)
+                content_key,
+                stat_date,
+                (title or "")[:200],
+                published_at,
+                FORMAT_WORDS.get(content_type or "", default_format),
+                dict(zip(metric_targets, metric_values, strict=True)),
+                extra,
+                [number],
+            )
+        )
+    return records
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _display(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(_jsonable(value))
+
+
+def _merge_channels(members: list[tuple[int, dict[str, Any], dict[str, Any]]], split_by: list[str]):
+    """One set of values for per-channel rows: the 全部 row if the export has one, else the sum of the channels."""
+    if not split_by:
+        number, values, extra_columns = members[0]
+        return [number], values, extra_columns, {}
+    by_channel: dict[str, dict[str, Any]] = {}
+    total: dict[str, Any] | None = None
+    unknown: dict[str, Any] = {}
+    for _number, values, extra_columns in members:
+        channel = " / ".join(clean_text(values.get(name)) for name in split_by) or "—"
+        counters = {
+            name: value
+            for name, value in values.items()
+            if h.FIELD_KINDS.get(name) in ("count", "rate", "duration") and value is not None
+        }
+        if extra_columns:
+            unknown[channel] = extra_columns
+        if channel.lower() in ALL_CHANNELS:
+            total = values
+        else:
+            by_channel[channel] = counters
+    if total is None:
+        total = dict(members[0][1])
+        for name in list(total):
+            if h.FIELD_KINDS.get(name) == "count":
+                total[name] = sum((channel.get(name) or 0) for channel in by_channel.values())
+            elif h.FIELD_KINDS.get(name) in ("rate", "duration"):
+                total[name] = None
+    return [number for number, _values, _extra in members], total, unknown, by_channel
+
+
+def _content_plan(fields: list[str], split_by: list[str]) -> list[tuple[str, str, bool]]:
+    """(canonical, model column or "" for extra, is a counter) for the value fields of an export."""
+    plan = []
+    targets = {CONTENT_FIELDS[name] for name in fields if name in CONTENT_FIELDS and name != "play_count"}
+    for name in fields:
+        if name in ("title", "publish_time", "stat_date", "content_id", "content_type", *split_by):
+            continue
+        target = CONTENT_FIELDS.get(name, "")
+        if name == "play_count" and target in targets:
+            target = ""  # the export has its own views column: plays stay in extra
+        plan.append((name, target, target in COUNT_COLUMNS))
+    return plan
+
+
+def _content_record(content_key, stat_date, members, split_by, platform, plan) -> ContentRecord:
+    rows, values, unknown, by_channel = _merge_channels(members, split_by)
+    metrics: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for name, target, is_count in plan:
+        value = values.get(name)
+        if target:
+            metrics[target] = (value or 0) if is_count else value
+        elif value is not None:
+            extra[name] = value
+    if by_channel:
+        extra["by_channel"] = by_channel
+    if unknown:
+        extra["unknown"] = unknown
+    content_type = values.get("content_type") or ""
+    if content_type:
+        extra["content_type"] = content_type
+    published = values.get("publish_time")
+    return ContentRecord(
+        content_key=content_key,
+        stat_date=stat_date,
+        title=(values.get("title") or "")[:200],
+        published_at=published.astimezone(dt.UTC) if published else None,
+        content_format=FORMAT_WORDS.get(content_type, DEFAULT_FORMAT.get(platform, "")),
+        metrics=metrics,
+        extra=extra,
+        rows=rows,
+    )
+
+
+def _account_record(stat_date, members, split_by, kind) -> AccountRecord:
+    rows, values, unknown, by_channel = _merge_channels(members, split_by)
+    metrics: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    if kind == h.ACCOUNT_TRAFFIC:
+        traffic = {
+            name: value
+            for name, value in values.items()
+            if h.FIELD_KINDS.get(name) in ("count", "rate", "duration") and value is not None
+        }
+        if by_channel:
+            traffic["by_channel"] = by_channel
+        extra["traffic"] = traffic
+    else:
+        for name, value in values.items():
+            target = ACCOUNT_FIELDS.get(name)
+            if target:
+                metrics[target] = value if target == "followers" else (value or 0)
+        if "net_followers" not in metrics and ("new_followers" in metrics or "lost_followers" in metrics):
+            metrics["net_followers"] = metrics.get("new_followers", 0) - metrics.get("lost_followers", 0)
+    if unknown:
+        extra["unknown"] = unknown
+    return AccountRecord(stat_date=stat_date, metrics=metrics, extra=extra, rows=rows)
+
+
+__all__ = ["SHANGHAI", "ParseResult", "parse_file", "parse_table"]

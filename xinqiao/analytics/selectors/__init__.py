@@ -1,0 +1,181 @@
+"""Read side of analytics: aggregated GROUP BY queries over the daily metric facts and the conversion tables.
+
+Shared here: the dashboard ``Filters`` (dates are passed separately), the period arithmetic (inclusive local
+dates in Asia/Shanghai → aware UTC bounds) and the scoped base querysets every selector module starts from.
+Department scoping (``department_ids``, from ``Principal.department_ids_for(analytics.view)``) keeps only rows
+whose department is in the set; rows that carry no department at all are left out for a department-scoped
+viewer, except tables with no department dimension (listening mentions), which stay hospital-wide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from xinqiao.analytics.models import AccountMetricDaily, ContentMetricDaily, CostEntry
+from xinqiao.core.models import Hospital
+
+LOCAL_TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Dashboard filters besides the dates; empty values mean "all"."""
+
+    department_id: int | None = None
+    platform: str = ""
+    account_id: int | None = None
+    topic: str = ""
+
+    @classmethod
+    def coerce(cls, value: Filters | Mapping[str, Any] | None) -> Filters:
+        if value is None:
+            return cls()
+        if isinstance(value, Filters):
+            return value
+        return cls(
+            department_id=int(value["department_id"]) if value.get("department_id") else None,
+            platform=value.get("platform") or "",
+            account_id=int(value["account_id"]) if value.get("account_id") else None,
+            topic=value.get("topic") or "",
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.department_id or self.platform or self.account_id or self.topic)
+
+
+def local_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[start 00:00, end+1 00:00) in Asia/Shanghai as aware datetimes (the end is exclusive)."""
+    lower = dt.datetime.combine(start, dt.time.min, tzinfo=LOCAL_TZ)
+    upper = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=LOCAL_TZ)
+    return lower, upper
+
+
+def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The equal-length period right before [start, end]."""
+    days = (end - start).days + 1
+    return start - dt.timedelta(days=days), start - dt.timedelta(days=1)
+
+
+def _department_scope(filters: Filters, department_ids: Iterable[int] | None) -> set[int] | None:
+    """The departments rows must belong to, or None for no department restriction."""
+    scope: set[int] | None = None if department_ids is None else set(department_ids)
+    if filters.department_id:
+        scope = {filters.department_id} if scope is None else scope & {filters.department_id}
+    return scope
+
+
+def content_rows(
+    hospital: Hospital,
+    start: dt.date | None,
+    end: dt.date | None,
+    filters: Filters | None = None,
+    department_ids: Iterable[int] | None = None,
+) -> QuerySet[ContentMetricDaily]:
+    """Content metric facts of one hospital in [start, end] with every filter applied."""
+    filters = filters or Filters()
+    rows = ContentMetricDaily.objects.filter(hospital=hospital)
+    if start is not None:
+        rows = rows.filter(stat_date__gte=start)
+    if end is not None:
+        rows = rows.filter(stat_date__lte=end)
+    if filters.platform:
+        rows = rows.filter(platform=filters.platform)
+    if filters.account_id:
+        rows = rows.filter(account_id=filters.account_id)
+    if filters.topic:
+        rows = rows.filter(topic=filters.topic)
+    departments = _department_scope(filters, department_ids)
+    if departments is not None:
+        rows = rows.filter(department_id_snapshot__in=departments)
+    return rows
+
+
+def account_rows(
+    hospital: Hospital,
+    start: dt.date | None,
+    end: dt.date | None,
+    filters: Filters | None = None,
+    department_ids: Iterable[int] | None = None,
+) -> QuerySet[AccountMetricDaily]:
+    """Account follower facts; the topic filter does not apply (followers belong to accounts, not topics)."""
+    filters = filters or Filters()
+    rows = AccountMetricDaily.objects.filter(hospital=hospital)
+    if start is not None:
+        rows = rows.filter(stat_date__gte=start)
+    if end is not None:
+        rows = rows.filter(stat_date__lte=end)
+    return rows.filter(account_q(filters, department_ids, prefix="account__"))
+
+
+def account_q(filters: Filters, department_ids: Iterable[int] | None, *, prefix: str = "") -> Q:
+    """Filter on PlatformAccount fields (platform, account, owner department)."""
+    q = Q()
+    if filters.platform:
+        q &= Q(**{f"{prefix}platform": filters.platform})
+    if filters.account_id:
+        q &= Q(**{f"{prefix}pk": filters.account_id})
+    departments = _department_scope(filters, department_ids)
+    if departments is not None:
+        q &= Q(**{f"{prefix}department_id__in": departments})
+    return q
+
+
+def publication_q(
+    hospital: Hospital, filters: Filters, department_ids: Iterable[int] | None, *, prefix: str = "publication__"
+) -> Q:
+    """Filter on publications (touches, tracking links): account, platform, the item's department, topic.
+
+    The topic of a publication is the topic of its content metric rows (the same topic the topic dashboard
+    groups by), so one subquery keeps SQLite and PostgreSQL on the same plan.
+    """
+    q = Q()
+    if filters.platform:
+        q &= Q(**{f"{prefix}account__platform": filters.platform})
+    if filters.account_id:
+        q &= Q(**{f"{prefix}account_id": filters.account_id})
+    departments = _department_scope(filters, department_ids)
+    if departments is not None:
+        q &= Q(**{f"{prefix}item__department_id__in": departments})
+    if filters.topic:
+        topic_publications = ContentMetricDaily.objects.filter(
+            hospital=hospital, topic=filters.topic, publication__isnull=False
+        ).values("publication_id")
+        q &= Q(**{f"{prefix}pk__in": topic_publications})
+    return q
+
+
+def cost_rows(
+    hospital: Hospital,
+    start: dt.date,
+    end: dt.date,
+    filters: Filters | None = None,
+    department_ids: Iterable[int] | None = None,
+) -> QuerySet[CostEntry]:
+    """Cost entries overlapping [start, end]; platform/account/department filters go through the entry's
+    platform and account (an entry without an account has no department and is hidden from scoped viewers)."""
+    filters = filters or Filters()
+    rows = CostEntry.objects.filter(hospital=hospital, date_from__lte=end, date_to__gte=start)
+    if filters.platform:
+        rows = rows.filter(Q(platform=filters.platform) | Q(account__platform=filters.platform))
+    if filters.account_id:
+        rows = rows.filter(account_id=filters.account_id)
+    departments = _department_scope(filters, department_ids)
+    if departments is not None:
+        rows = rows.filter(account__department_id__in=departments)
+    return rows
+
+
+def prorated_fen(amount_fen: int, date_from: dt.date, date_to: dt.date, start: dt.date, end: dt.date) -> int:
+    """The share of a cost entry falling in [start, end], pro rata by days (integer 分, rounded half up)."""
+    total_days = (date_to - date_from).days + 1
+    overlap = (min(date_to, end) - max(date_from, start)).days + 1
+    if overlap <= 0 or total_days <= 0:
+        return 0
+    return (amount_fen * overlap * 2 + total_days) // (total_days * 2)

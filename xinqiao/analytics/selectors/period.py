@@ -1,0 +1,282 @@
+"""Headline KPI values of a period, the previous equal-length period and the change between them.
+
+``period_summary`` is the one entry point the overview dashboard, the leadership one-pager and the reports
+share. Inputs are gathered with a handful of aggregate queries (no per-row work), then every KPI of
+``xinqiao.analytics.kpis.KPIS`` is computed from them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Cast
+
+from xinqiao.analytics import attribution, kpis
+from xinqiao.analytics.models import AccountMetricDaily, Consultation
+from xinqiao.analytics.selectors import (
+    Filters,
+    account_q,
+    account_rows,
+    content_rows,
+    cost_rows,
+    local_bounds,
+    previous_period,
+    prorated_fen,
+    publication_q,
+)
+from xinqiao.channels.models import PlatformAccount, TrackingClick
+from xinqiao.core.models import Hospital
+
+CONTENT_SUMS = ("impressions", "views", "viewers", "likes", "comments", "shares", "favorites", "follows_gained")
+
+
+def content_aggregate_expressions() -> dict[str, Any]:
+    """The SUM expressions of the content facts, aliased ``total_<input>`` (an alias may not shadow a field);
+    ``content_totals`` turns a row of them back into KPI input names."""
+    expressions: dict[str, Any] = {f"total_{name}": Sum(name) for name in CONTENT_SUMS}
+    expressions["total_completion_weighted"] = Sum(
+        Cast(F("completion_rate"), FloatField()) * F("views"), filter=Q(completion_rate__isnull=False)
+    )
+    expressions["total_completion_views"] = Sum("views", filter=Q(completion_rate__isnull=False))
+    return expressions
+
+
+def sum_content_totals(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Add up ``content_totals`` of several groups (e.g. days) into the totals of the whole period."""
+    result: dict[str, Any] = {name: 0 for name in CONTENT_SUMS} | {"completion_views": 0, "completion_weighted": None}
+    for row in rows:
+        for name, value in row.items():
+            if value is None:
+                continue
+            result[name] = (result.get(name) or 0) + value
+    return result
+
+
+def content_totals(row: Mapping[str, Any]) -> dict[str, Any]:
+    """KPI inputs from one aggregated row: ``total_x`` → ``x``, missing sums → 0 (the weighted completion
+    stays None when no row reports a completion rate)."""
+    values: dict[str, Any] = {}
+    for key, value in row.items():
+        if not key.startswith("total_"):
+            continue
+        name = key.removeprefix("total_")
+        values[name] = value if value is not None or name == "completion_weighted" else 0
+    return values
+
+
+def latest_followers(
+    hospital: Hospital,
+    end: dt.date,
+    filters: Filters,
+    department_ids: Iterable[int] | None,
+    *,
+    doctor_ip_only: bool = False,
+) -> int | None:
+    """Σ over matching accounts of the latest follower count on or before ``end``; None without any count."""
+    total, doctor_ip_total = latest_follower_totals(hospital, end, filters, department_ids)
+    return doctor_ip_total if doctor_ip_only else total
+
+
+def latest_follower_totals(
+    hospital: Hospital, end: dt.date, filters: Filters, department_ids: Iterable[int] | None
+) -> tuple[int | None, int | None]:
+    """(all accounts, doctor-IP accounts): Σ of each account's latest follower count on or before ``end``.
+
+    One query: a correlated subquery per account row reads the (account, stat_date) unique index backwards.
+    """
+    latest = (
+        AccountMetricDaily.objects.filter(account=OuterRef("pk"), stat_date__lte=end, followers__isnull=False)
+        .order_by("-stat_date")
+        .values("followers")[:1]
+    )
+    rows = (
+        PlatformAccount.objects.filter(account_q(filters, department_ids), hospital=hospital)
+        .annotate(latest_followers=Subquery(latest))
+        .values_list("latest_followers", "doctor__is_ip")
+    )
+    total = doctor_ip_total = None
+    for followers, is_ip in rows:
+        if followers is None:
+            continue
+        total = (total or 0) + followers
+        if is_ip:
+            doctor_ip_total = (doctor_ip_total or 0) + followers
+    return total, doctor_ip_total
+
+
+def sentiment_counts(hospital: Hospital, start: dt.date, end: dt.date) -> tuple[int, int]:
+    """(positive, classified) listening mentions posted in the period; listening has no department column."""
+    from xinqiao.listening.models import Mention, Sentiment
+
+    lower, upper = local_bounds(start, end)
+    counts = Mention.objects.filter(hospital=hospital, posted_at__gte=lower, posted_at__lt=upper).aggregate(
+        positive=Count("pk", filter=Q(sentiment=Sentiment.POSITIVE)),
+        classified=Count("pk", filter=~Q(sentiment="")),
+    )
+    return counts["positive"], counts["classified"]
+
+
+def tracking_click_count(
+    hospital: Hospital, start: dt.date, end: dt.date, filters: Filters, department_ids: Iterable[int] | None
+) -> int:
+    lower, upper = local_bounds(start, end)
+    return TrackingClick.objects.filter(
+        publication_q(hospital, filters, department_ids, prefix="link__publication__"),
+        link__hospital=hospital,
+        clicked_at__gte=lower,
+        clicked_at__lt=upper,
+    ).count()
+
+
+def consultation_count(
+    hospital: Hospital,
+    start: dt.date,
+    end: dt.date,
+    filters: Filters,
+    department_ids: Iterable[int] | None,
+    attributed: attribution.AttributionResult,
+) -> int:
+    """Consultations in the period. Account and topic filters have no meaning for a consultation itself, so
+    with either of them only the consultations attributed to matching publications are counted; the
+    department filter uses the patient's first department and the platform filter the consultation channel."""
+    if filters.account_id or filters.topic:
+        return attributed.consultations
+    lower, upper = local_bounds(start, end)
+    rows = Consultation.objects.filter(hospital=hospital, occurred_at__gte=lower, occurred_at__lt=upper)
+    if filters.platform:
+        rows = rows.filter(channel=filters.platform)
+    scope = None if department_ids is None else set(department_ids)
+    if filters.department_id:
+        scope = {filters.department_id} if scope is None else scope & {filters.department_id}
+    if scope is not None:
+        rows = rows.filter(patient__first_department_id__in=scope)
+    return rows.count()
+
+
+def cost_total(
+    hospital: Hospital, start: dt.date, end: dt.date, filters: Filters, department_ids: Iterable[int] | None
+) -> int | None:
+    """Cost in the period (entries pro rata by overlapping days); None with a topic filter (costs have none)."""
+    if filters.topic:
+        return None
+    rows = cost_rows(hospital, start, end, filters, department_ids).values_list("amount_fen", "date_from", "date_to")
+    return sum(prorated_fen(amount, date_from, date_to, start, end) for amount, date_from, date_to in rows)
+
+
+def period_aggregates(
+    *,
+    hospital: Hospital,
+    start: dt.date,
+    end: dt.date,
+    filters: Filters | Mapping[str, Any] | None = None,
+    department_ids: Iterable[int] | None = None,
+    content_values: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Every aggregated input the KPI formulas need, for one period (``content_values``: the content sums when
+    the caller already has them from its own GROUP BY, which saves a pass over the facts)."""
+    filters = Filters.coerce(filters)
+    department_ids = None if department_ids is None else frozenset(department_ids)
+    if content_values is not None:
+        values = dict(content_values)
+    else:
+        values = content_totals(
+            content_rows(hospital, start, end, filters, department_ids).aggregate(**content_aggregate_expressions())
+        )
+    values["net_followers"] = (
+        account_rows(hospital, start, end, filters, department_ids).aggregate(total=Sum("net_followers"))["total"] or 0
+    )
+    values["followers"], values["doctor_ip_followers"] = latest_follower_totals(hospital, end, filters, department_ids)
+    positive, classified = sentiment_counts(hospital, start, end)
+    values["positive"], values["classified"] = positive, classified
+    values["clicks"] = tracking_click_count(hospital, start, end, filters, department_ids)
+    attributed = attribution.attribute(
+        hospital=hospital, start=start, end=end, filters=filters, department_ids=department_ids
+    )
+    values["consultations"] = consultation_count(hospital, start, end, filters, department_ids, attributed)
+    values["attributed_consultations"] = attributed.consultations
+    values["attributed_visits"] = attributed.appointments_and_visits
+    values["acquired_patients"] = attributed.new_patients
+    values["attributed_revenue_fen"] = attributed.revenue_fen
+    values["attributed_patients"] = attributed.patients
+    values["revisits"] = attributed.revisits
+    values["cost_fen"] = cost_total(hospital, start, end, filters, department_ids)
+    # No XinQiao app records UGC, referrals or NPS answers yet: they stay None ("no data"), never 0.
+    values.update(ugc=None, referrals=None, promoters=None, passives=None, detractors=None)
+    return values
+
+
+def period_summary(
+    *,
+    hospital: Hospital,
+    start: dt.date,
+    end: dt.date,
+    filters: Filters | Mapping[str, Any] | None = None,
+    department_ids: Iterable[int] | None = None,
+    current_content: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Headline KPIs for [start, end] and for the previous equal-length period, with the relative change.
+
+    Returns ``{"start", "end", "previous_start", "previous_end", "current": {key: value},
+    "previous": {key: value}, "change": {key: ratio | None}, "aggregates": {...}, "previous_aggregates": {...},
+    "kpis": [row per KPI], "layers": [{"key", "label", "kpis": [rows]}]}`` where a row is
+    ``{"key", "layer", "label", "unit", "description", "value", "previous", "change", "display",
+    "previous_display", "has_data", "higher_is_better"}``.
+    """
+    if end < start:
+        start, end = end, start
+    filters = Filters.coerce(filters)
+    previous_start, previous_end = previous_period(start, end)
+    current_inputs = period_aggregates(
+        hospital=hospital,
+        start=start,
+        end=end,
+        filters=filters,
+        department_ids=department_ids,
+        content_values=current_content,
+    )
+    previous_inputs = period_aggregates(
+        hospital=hospital, start=previous_start, end=previous_end, filters=filters, department_ids=department_ids
+    )
+    current = kpis.compute_all(current_inputs)
+    previous = kpis.compute_all(previous_inputs)
+    change = {key: kpis.relative_change(current[key], previous[key]) for key in current}
+    rows = [
+        {
+            "key": kpi.key,
+            "layer": kpi.layer,
+            "label": kpi.label,
+            "unit": kpi.unit,
+            "description": kpi.description,
+            "value": current[kpi.key],
+            "previous": previous[kpi.key],
+            "change": change[kpi.key],
+            "display": kpis.format_value(current[kpi.key], kpi.unit),
+            "previous_display": kpis.format_value(previous[kpi.key], kpi.unit),
+            "change_display": "" if change[kpi.key] is None else f"{change[kpi.key] * 100:+.1f}%",
+            "change_is_good": None if not change[kpi.key] else (change[kpi.key] > 0) == kpi.higher_is_better,
+            "has_data": current[kpi.key] is not None,
+            "higher_is_better": kpi.higher_is_better,
+        }
+        for kpi in kpis.KPIS
+    ]
+    layers = [
+        {"key": layer, "label": kpis.LAYER_LABELS[layer], "kpis": [row for row in rows if row["layer"] == layer]}
+        for layer in kpis.LAYER_ORDER
+    ]
+    return {
+        "start": start,
+        "end": end,
+        "previous_start": previous_start,
+        "previous_end": previous_end,
+        "filters": filters,
+        "current": current,
+        "previous": previous,
+        "change": change,
+        "aggregates": current_inputs,
+        "previous_aggregates": previous_inputs,
+        "kpis": rows,
+        "layers": layers,
+    }

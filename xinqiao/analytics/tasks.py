@@ -1,0 +1,20 @@
+"""Background jobs of the analytics domain (thin wrappers around services)."""
+
+from __future__ import annotations
+
+from django.tasks import task
+
+from xinqiao.analytics import influence
+from xinqiao.analytics.services import datacube
+
+
+@task
+def sync_wechat_metrics() -> list[dict]:
+    """Sync the latest available day of every connected WeChat OA account; idempotent (periodic job)."""
+    return datacube.metrics_sync_wechat_all(days=1)
+
+
+@task
+def compute_influence_indices() -> int:
+    """WCI/BCI of the last complete week and month for every hospital (periodic job; idempotent upserts)."""
+    return influence.influence_compute_due()

@@ -1,0 +1,197 @@
+"""Content, topic, account, ranking, funnel and ROI selectors over the hand-built October data."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from xinqiao.analytics import influence
+from xinqiao.analytics.models import ContentMetricDaily, MetricSource
+from xinqiao.analytics.selectors import Filters
+from xinqiao.analytics.selectors import accounts as account_selectors
+from xinqiao.analytics.selectors import content as content_selectors
+from xinqiao.analytics.selectors import funnel as funnel_selectors
+from xinqiao.analytics.selectors import rankings as ranking_selectors
+from xinqiao.analytics.selectors import roi as roi_selectors
+from xinqiao.analytics.selectors import topics as topic_selectors
+from xinqiao.analytics.selectors.overview import overview
+from xinqiao.analytics.tests.test_selectors_period import OCT, at, build_dashboard_data
+from xinqiao.channels.models import PlatformAccount
+
+
+@pytest.fixture
+def data(world):
+    return build_dashboard_data(world)
+
+
+def window(world, **extra):
+    return {"hospital": world.hospital, "start": OCT[0], "end": OCT[1], **extra}
+
+
+def test_post_table(world, data):
+    rows = content_selectors.post_table(world.hospital, *OCT)
+
+    assert [(r["content_key"], r["views"], r["impressions"], r["interactions"]) for r in rows] == [
+        ("v1", 1200, 2500, 120),
+        ("m1", 400, 1000, 40),
+    ]
+    assert rows[0]["completion_rate"] == pytest.approx(0.55)
+    assert rows[1]["completion_rate"] is None
+    assert rows[0]["publication_id"] == data.publications["p2"].pk
+
+
+def test_best_hours(world, data):
+    rows = content_selectors.best_hours(world.hospital, *OCT)
+
+    assert [(r["platform"], r["hour"], r["posts"], r["views"]) for r in rows] == [
+        ("douyin", 8, 1, 1200),
+        ("wechat_oa", 8, 1, 400),
+    ]
+
+
+def test_post_detail_and_department_scope(world, data):
+    douyin = data.accounts["douyin"].pk
+
+    post = content_selectors.post_detail(world.hospital, douyin, "v1")
+    hidden = content_selectors.post_detail(world.hospital, douyin, "v1", [world.departments["pediatrics"].pk])
+    elsewhere = content_selectors.post_detail(world.other_hospital, douyin, "v1")
+
+    assert [r["date"] for r in post["series"]] == ["2026-10-06", "2026-10-07"]
+    assert (post["totals"]["views"], post["totals"]["interactions"]) == (1200, 120)
+    assert post["totals"]["completion_rate"] == pytest.approx(0.55)
+    assert hidden is None
+    assert elsewhere is None
+
+
+def test_topic_cells_with_conversions(world, data):
+    rows = topic_selectors.topic_cells(**window(world))
+
+    assert [
+        (r["topic"], r["content_format"], r["platform"], r["posts"], r["views"], r["conversions"], r["consultations"])
+        for r in rows
+    ] == [("高血压", "video", "douyin", 1, 1200, 2, 1), ("儿童用药误区", "article", "wechat_oa", 1, 400, 1, 0)]
+    assert rows[0]["completion_rate"] == pytest.approx(0.55)
+
+
+def test_topic_overview_by_topic(world, data):
+    result = topic_selectors.topic_overview(**window(world, filters=Filters(platform="wechat_oa")))
+
+    assert [(r["topic"], r["views"], r["interaction_rate"]) for r in result["topics"]] == [("儿童用药误区", 400, 0.1)]
+    assert topic_selectors.topic_choices(world.hospital) == ["儿童用药误区", "高血压"]
+
+
+def test_account_table(world, data):
+    rows = account_selectors.account_table(**window(world))
+
+    assert [(r["account"], r["followers"], r["net_followers"], r["posts"], r["views"]) for r in rows] == [
+        ("一院公众号", 5300, 300, 1, 400),
+        ("王建国医生", 800, 50, 0, 0),
+        ("心内科抖音", None, 0, 1, 1200),
+    ]
+
+
+def test_account_table_department_scope(world, data):
+    rows = account_selectors.account_table(**window(world, department_ids=[world.departments["cardiology"].pk]))
+
+    assert [r["account"] for r in rows] == ["王建国医生", "心内科抖音"]
+
+
+def test_influence_ranking_with_departments(world, data):
+    oa = data.accounts["oa"]
+    pediatrics_oa = PlatformAccount.objects.create(
+        hospital=world.hospital,
+        platform="wechat_oa",
+        name="儿科公众号",
+        account_type="department",
+        department=world.departments["pediatrics"],
+    )
+    for account, views in ((oa, 5000), (pediatrics_oa, 300)):
+        ContentMetricDaily.objects.create(
+            hospital=world.hospital, account=account, platform="wechat_oa", content_key=f"{account.pk}_1",
+            published_at=at(10, 6, 20), stat_date=dt.date(2026, 10, 6), views=views, source=MetricSource.SEED,
+        )  # fmt: skip
+    influence.influence_compute(hospital=world.hospital, window="week", window_start=dt.date(2026, 10, 5))
+
+    ranking = account_selectors.influence_ranking(hospital=world.hospital, window="week")
+
+    assert ranking["window_start"] == dt.date(2026, 10, 5)
+    assert sorted(ranking["versions"]) == ["wci-13", "wci-14.2-a", "wci-14.2-b"]
+    assert [r["account"] for r in ranking["versions"]["wci-14.2-b"]] == ["一院公众号"]  # the only one with shares
+    assert [(r["rank"], r["account"]) for r in ranking["versions"]["wci-13"]] == [(1, "一院公众号"), (2, "儿科公众号")]
+    assert [d["department"] for d in ranking["departments"]["wci-13"]] == ["儿科"]
+    scoped = account_selectors.influence_ranking(
+        hospital=world.hospital, window="week", department_ids=[world.departments["cardiology"].pk]
+    )
+    assert scoped["versions"] == {}
+
+
+def test_doctor_and_department_rankings(world, data):
+    ContentMetricDaily.objects.filter(content_key="v1").update(doctor_id_snapshot=world.doctors[0].pk)
+
+    doctors = ranking_selectors.doctor_ip_ranking(**window(world))
+    departments = ranking_selectors.department_ranking(**window(world))
+
+    assert [(r["rank"], r["name"], r["posts"], r["views"]) for r in doctors] == [(1, "王建国", 1, 1200)]
+    assert [(r["rank"], r["name"], r["views"]) for r in departments] == [(1, "心内科", 1200), (2, "儿科", 400)]
+
+
+def test_funnel_stages(world, data):
+    result = funnel_selectors.funnel(**window(world))
+
+    assert [(s["key"], s["value"]) for s in result["stages"]] == [
+        ("exposure", 3500),
+        ("clicks", 5),
+        ("consultations", 1),
+        ("visits", 3),
+        ("revisits", 1),
+    ]
+    assert result["stages"][0]["step_rate"] is None
+    assert result["stages"][1]["step_rate"] == pytest.approx(5 / 3500)
+    assert result["stages"][3]["step_rate"] == pytest.approx(3.0)
+    by_title = {r["title"]: r for r in result["publications"]}
+    assert (by_title["儿童用药"]["first_visits"], by_title["儿童用药"]["last_visits"]) == (3, 1)
+    assert (by_title["高血压"]["first_visits"], by_title["高血压"]["last_visits"]) == (0, 2)
+
+
+def test_roi_per_channel_and_kol(world, data):
+    result = roi_selectors.roi(**window(world))
+
+    rows = {(r["kind"], r["label"]): r for r in result["rows"]}
+    channel = rows[("channel", str(PlatformAccount.Platform.DOUYIN.label))]
+    kol = rows[("kol", "育儿博主小林")]
+    assert (channel["cost_fen"], channel["visits"], channel["new_patients"], channel["revenue_fen"]) == (
+        31000,
+        2,
+        1,
+        40000,
+    )
+    assert channel["cac_fen"] == pytest.approx(31000)
+    assert channel["patient_value_fen"] == pytest.approx(40000)
+    assert channel["roi"] == pytest.approx(9000 / 31000)
+    assert (kol["cost_fen"], kol["visits"], kol["new_patients"], kol["revenue_fen"]) == (25000, 1, 0, 20000)
+    assert kol["cac_fen"] is None
+    assert kol["roi"] == pytest.approx(-0.2)
+    assert (result["total_cost_fen"], result["attributed_revenue_fen"], result["new_patients"]) == (56000, 60000, 1)
+    assert result["cac_fen"] == pytest.approx(56000)
+    assert result["patient_value_fen"] == pytest.approx(30000)
+
+
+def test_overview_query_count_does_not_grow_with_rows(world, data):
+    with CaptureQueriesContext(connection) as before:
+        overview(**window(world))
+    for day in range(1, 20):
+        ContentMetricDaily.objects.create(
+            hospital=world.hospital, account=data.accounts["douyin"], platform="douyin", content_key=f"extra{day}",
+            topic="高血压", stat_date=dt.date(2026, 10, day), views=10, source=MetricSource.SEED,
+        )  # fmt: skip
+
+    with CaptureQueriesContext(connection) as after:
+        result = overview(**window(world))
+
+    assert len(after.captured_queries) == len(before.captured_queries)
+    assert result["summary"]["current"]["views"] == 1600 + 190
+    assert len(result["trend"]) == 31
+    assert result["trend"][5] == {"date": "2026-10-06", "impressions": 2000, "views": 1010, "interactions": 100}

@@ -1,0 +1,1 @@
+"""Reads of public-opinion monitoring, one module per page family (mentions, dashboard, cases)."""
