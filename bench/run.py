@@ -229,7 +229,7 @@ def prepare_database(args: argparse.Namespace) -> dict[str, Any]:
     print(f"seeding {args.patients:,} patients with seed_demo (seed {BENCH_SEED}) ...", flush=True)
     output = io.StringIO()
     started = time.perf_counter()
-    call_command("seed_demo", seed=BENCH_SEED, patients=args.patients, reset=True, stdout=output)
+    call_command("seed_demo", seed=BENCH_SEED, patients=args.patients, reset=True, core_only=True, stdout=output)
     seconds = time.perf_counter() - started
     counts = demo.demo_counts()
     info = {

@@ -62,15 +62,12 @@ fi
 if [[ $demo -eq 1 ]]; then
     seed_args=(--seed "${DEMO_SEED:-20261123}")
     [[ -n "${DEMO_PATIENTS:-}" ]] && seed_args+=(--patients "$DEMO_PATIENTS")
-    # seed_demo is idempotent: on an already seeded database it changes nothing.
+    # seed_demo is idempotent: on an already seeded database it changes nothing. After the hospitals, people and
+    # patients it runs the domain demos (each idempotent too): the account matrix and content items in every
+    # state (the WeChat account publishes to the sandbox at $XINQIAO_WECHAT_OA_SANDBOX_URL), a year of platform
+    # metrics, costs and attributed touches (analytics dashboards, reports), and a month of public mentions with
+    # one brewing crisis through the real pipeline (alerts to the robot sandbox on $robot_port).
     "$python" manage.py seed_demo "${seed_args[@]}"
-    # The account matrix and content items in every state (also idempotent); the WeChat account of the
-    # demo publishes to the sandbox at $XINQIAO_WECHAT_OA_SANDBOX_URL.
-    "$python" manage.py seed_content_demo --seed "${DEMO_SEED:-20261123}"
-    # A year of platform metrics, costs and attributed touches for the analytics dashboards and reports.
-    "$python" manage.py seed_analytics_demo --seed "${DEMO_SEED:-20261123}"
-    # A month of public mentions with one brewing crisis, processed by the real pipeline (alerts included).
-    "$python" manage.py seed_listening_demo --seed "${DEMO_SEED:-20261123}"
 fi
 
 background_pids=()

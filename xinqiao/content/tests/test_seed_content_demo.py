@@ -9,7 +9,7 @@ from xinqiao.content.models import ContentItem
 
 def test_seeds_once_after_seed_demo(db, settings, capsys):
     settings.XINQIAO_WECHAT_OA_SANDBOX_URL = "http://127.0.0.1:8701"
-    call_command("seed_demo", seed=3, patients=60, verbosity=0)
+    call_command("seed_demo", seed=3, patients=60, core_only=True, verbosity=0)
     call_command("seed_content_demo", seed=3)
     items = ContentItem.objects.filter(hospital__code="demo").count()
     accounts = PlatformAccount.objects.filter(hospital__code="demo").count()

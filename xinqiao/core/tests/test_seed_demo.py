@@ -31,7 +31,9 @@ def english():
 
 def seed(**options) -> str:
     out = io.StringIO()
-    call_command("seed_demo", stdout=out, stderr=out, **{"seed": 11, "patients": PATIENTS, **options})
+    call_command(
+        "seed_demo", stdout=out, stderr=out, **{"seed": 11, "patients": PATIENTS, "core_only": True, **options}
+    )
     return out.getvalue()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
@@ -29,8 +30,14 @@ class Command(BaseCommand):
     help = (
         "Create the demo hospitals (心桥市第一人民医院 and 心桥市妇幼保健院) with departments, doctors, one user "
         "per role and synthetic patients, deterministically from --seed. Does nothing when the demo data exists, "
-        f"unless --reset. Demo users' password: ${demo.PASSWORD_ENV} (default {demo.DEFAULT_PASSWORD})."
+        f"unless --reset. Demo users' password: ${demo.PASSWORD_ENV} (default {demo.DEFAULT_PASSWORD}). Then, "
+        "unless --core-only, the domain demos (each idempotent): content studio (seed_content_demo), a year of "
+        "platform metrics (seed_analytics_demo) and a month of public mentions with a brewing crisis "
+        "(seed_listening_demo)."
     )
+
+    # The domain demos, in dependency order (analytics reads the content demo's accounts and publications).
+    DOMAIN_SEEDERS = ("seed_content_demo", "seed_analytics_demo", "seed_listening_demo")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--seed", type=int, default=demo.DEFAULT_SEED, help="Random seed (same seed, same data).")
@@ -41,6 +48,11 @@ class Command(BaseCommand):
             help="Patients of the main demo hospital (the second hospital always gets a handful).",
         )
         parser.add_argument("--reset", action="store_true", help="Delete the demo hospitals' rows first.")
+        parser.add_argument(
+            "--core-only",
+            action="store_true",
+            help="Only the hospitals, people and patients; not the content, analytics and listening demos.",
+        )
         parser.add_argument(
             "--batch-size",
             type=_positive,
@@ -88,3 +100,8 @@ class Command(BaseCommand):
         for code, counts in result.counts.items():
             summary = ", ".join(f"{name} {value}" for name, value in counts.items())
             self.stdout.write(f"  {code}: {summary}")
+        if options["core_only"]:
+            return
+        for seeder in self.DOMAIN_SEEDERS:
+            call_command(seeder, seed=options["seed"], stdout=self.stdout, stderr=self.stderr,
+                         verbosity=options["verbosity"])  # fmt: skip

@@ -1,0 +1,39 @@
+"""seed_demo without --core-only also seeds the domain demos (content, analytics, listening), idempotently."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+import time_machine
+from django.core.management import call_command
+
+from xinqiao.analytics.models import ContentMetricDaily
+from xinqiao.content.models import ContentItem
+from xinqiao.listening.models import Alert, Mention
+
+pytestmark = pytest.mark.slow
+
+NOW = dt.datetime(2026, 11, 20, 6, 0, tzinfo=dt.UTC)
+
+
+def counts() -> tuple[int, int, int, int]:
+    return (
+        ContentItem.objects.filter(hospital__code="demo").count(),
+        ContentMetricDaily.objects.filter(hospital__code="demo").count(),
+        Mention.objects.filter(hospital__code="demo").count(),
+        Alert.objects.filter(hospital__code="demo", kind="red_line").count(),
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seed_demo_runs_the_domain_demos_once():
+    with time_machine.travel(NOW, tick=False):
+        call_command("seed_demo", seed=5, patients=300, stdout=io.StringIO(), stderr=io.StringIO())
+        first = counts()
+        call_command("seed_demo", seed=5, patients=300, stdout=io.StringIO(), stderr=io.StringIO())
+    # content demo 30 items + 24 archive items of the analytics demo; a year of facts; 3,000 history mentions and
+    # the 80-post crisis; its two red-line stories
+    assert first == (54, 17359, 3080, 2)
+    assert counts() == first
