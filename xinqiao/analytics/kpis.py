@@ -123,9 +123,10 @@ def attributed_visits(*, attributed_visits: int) -> int:
     return int(attributed_visits)
 
 
-def conversion_rate(*, attributed_visits: int, clicks: int) -> float | None:
-    """转化率: attributed appointments and visits / tracking-link clicks."""
-    return ratio(attributed_visits, clicks)
+def conversion_rate(*, attributed_patients: int, touched_patients: int) -> float | None:
+    """转化率: patients with an attributed appointment or visit / patients reached through a tracking link or QR
+    scene code (touched within the period or its lookback window). Both sides count people, so it stays ≤ 100 %."""
+    return ratio(attributed_patients, touched_patients)
 
 
 def cost_per_acquired_patient(*, cost_fen: int, acquired_patients: int) -> float | None:
@@ -241,8 +242,8 @@ KPIS: tuple[Kpi, ...] = (
         _("Appointments and visits attributed to a publication (last touch, 30-day lookback)."),
         attributed_visits, ("attributed_visits",)),
     Kpi("conversion_rate", Layer.CONVERSION, _("Conversion rate"), Unit.RATIO,
-        _("Attributed appointments and visits / tracking-link clicks."), conversion_rate,
-        ("attributed_visits", "clicks")),
+        _("Patients with an attributed appointment or visit / patients reached through a tracking link or QR code."),
+        conversion_rate, ("attributed_patients", "touched_patients")),
     Kpi("cost_per_acquired_patient", Layer.CONVERSION, _("Cost per acquired patient"), Unit.FEN,
         _("Cost / new patients whose first visit is attributed to content."), cost_per_acquired_patient,
         ("cost_fen", "acquired_patients"), higher_is_better=False),

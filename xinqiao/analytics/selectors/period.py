@@ -201,6 +201,7 @@ def period_aggregates(
     values["acquired_patients"] = attributed.new_patients
     values["attributed_revenue_fen"] = attributed.revenue_fen
     values["attributed_patients"] = attributed.patients
+    values["touched_patients"] = attributed.touched_patients
     values["revisits"] = attributed.revisits
     values["cost_fen"] = cost_total(hospital, start, end, filters, department_ids)
     # No XinQiao app records UGC, referrals or NPS answers yet: they stay None ("no data"), never 0.

@@ -24,6 +24,8 @@ INPUTS = {
     "clicks": 250,
     "consultations": 40,
     "attributed_visits": 20,
+    "attributed_patients": 12,
+    "touched_patients": 50,
     "cost_fen": 1_200_000,
     "acquired_patients": 8,
     "ugc": None,
@@ -46,7 +48,7 @@ EXPECTED = {
     "tracking_clicks": 250,
     "consultations": 40,
     "attributed_visits": 20,
-    "conversion_rate": 0.08,  # 20 / 250
+    "conversion_rate": 0.24,  # 12 patients converted / 50 patients touched
     "cost_per_acquired_patient": 150_000,  # 1 200 000 fen / 8 = ¥1 500
     "shares": 90,
     "ugc_count": None,
@@ -90,6 +92,7 @@ def test_compute_all_matches_registry():
 def test_zero_denominators_give_no_data():
     zero = {**INPUTS, "views": 0, "completion_views": 0, "completion_weighted": None, "classified": 0, "clicks": 0}
     zero["acquired_patients"] = 0
+    zero["touched_patients"] = 0
 
     values = kpis.compute_all(zero)
 

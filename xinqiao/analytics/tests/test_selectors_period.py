@@ -234,7 +234,9 @@ def test_current_values_match_hand_computation(world, dashboard_data):
     assert current["tracking_clicks"] == 5
     assert current["consultations"] == 3
     assert current["attributed_visits"] == 3
-    assert current["conversion_rate"] == pytest.approx(0.6)
+    # touched: p0 (10-02, 10-08) and p1 (10-04; its 08-20 touch is outside the 30-day lookback); both converted:
+    # p0's visits of 10-10 and 10-20, p1's visit of 10-05 (its 10-03 appointment precedes its only touch)
+    assert current["conversion_rate"] == pytest.approx(1.0)
     assert current["cost_per_acquired_patient"] == pytest.approx(56000)
     assert current["shares"] == 45
     assert (current["ugc_count"], current["referrals"], current["nps"]) == (None, None, None)
