@@ -1105,10 +1105,23 @@ def demo_reset(*, batch_size: int = 20000) -> None:
             Patient.objects.filter(hospital_id__in=hospital_ids, pk__gte=pks[0], pk__lte=pks[-1]).only("pk").delete()
     # Whatever else refers to the hospitals (departments, doctors, memberships, other apps' rows), in
     # as many passes as their protecting foreign keys need.
+    # Review records protect the revision they approved (so a revision is never deleted under an approval); the
+    # item's own deletion would cascade to both, so clear the records first.
+    from xinqiao.content.models import Approval, Transition, WarnAcknowledgement
+
+    for model in (Approval, Transition, WarnAcknowledgement):
+        with transaction.atomic():
+            model.objects.filter(item__hospital_id__in=hospital_ids).delete()
+    # include_hidden: many rows point at their hospital with related_name="+" (publications, metric facts,
+    # mentions …), which ``related_objects`` leaves out.
     relations = [
         rel
-        for rel in Hospital._meta.related_objects
-        if rel.related_model is not AuditEvent and not rel.many_to_many and rel.field.concrete
+        for rel in Hospital._meta.get_fields(include_hidden=True)
+        if rel.auto_created
+        and not rel.concrete
+        and (rel.one_to_many or rel.one_to_one)
+        and rel.related_model is not AuditEvent
+        and rel.field.concrete
     ]
     blocked: list[str] = []
     for _pass in range(len(relations) + 1):

@@ -15,10 +15,8 @@ from xinqiao.analytics.selectors.content import _derived
 from xinqiao.analytics.selectors.period import CONTENT_SUMS, content_aggregate_expressions
 from xinqiao.core.models import Hospital
 
-SUMMED = (*CONTENT_SUMS, "completion_views")
-
-
 GRAIN = ("topic", "content_format", "platform")
+SUMMED = (*CONTENT_SUMS, "completion_views")  # added up when rolling groups up
 
 
 def _publication_cells(
@@ -42,7 +40,7 @@ def _publication_cells(
         return cells
     # each (publication, cell) pair with the first day it was seen; a publication re-tagged later counts once,
     # under the cell of its first day
-    first: dict[int, tuple[dt.date, tuple]] = {}
+    first: dict[int, tuple[dt.date, tuple[str, ...], tuple]] = {}
     for publication_id, first_day, *cell in (
         content_rows(hospital, None, None, filters, department_ids)
         .filter(publication_id__in=list(credits))
@@ -51,10 +49,10 @@ def _publication_cells(
         .order_by()
         .values_list("publication_id", "first_day", *keys)
     ):
-        candidate = (first_day, tuple(cell))
-        if publication_id not in first or candidate < first[publication_id]:
+        candidate = (first_day, tuple(str(value) for value in cell), tuple(cell))
+        if publication_id not in first or candidate[:2] < first[publication_id][:2]:
             first[publication_id] = candidate
-    for publication_id, (_, cell) in first.items():
+    for publication_id, (_, _, cell) in first.items():
         credit = credits[publication_id]
         counts = cells[cell]
         counts["conversions"] += credit.appointments_and_visits
@@ -79,33 +77,50 @@ def _fact_groups(
     )
 
 
-def _roll_up(
-    groups: Iterable[dict[str, Any]], keys: tuple[str, ...], conversions: dict[tuple, dict[str, int]]
-) -> list[dict[str, Any]]:
-    """One row per combination of ``keys`` from the fine-grained groups: sums added up, posts = distinct content
-    keys, rates derived from the sums, most viewed first."""
-    sums: dict[tuple, dict[str, Any]] = {}
-    posts: dict[tuple, set[str]] = defaultdict(set)
+Accumulated = dict[tuple, tuple[dict[str, Any], set[str]]]  # cell → (summed KPI inputs, distinct content keys)
+
+
+def _accumulate(groups: Iterable[dict[str, Any]], size: int) -> Accumulated:
+    """Add the fine-grained groups up per cell of their first ``size`` keys (``groups`` rows carry ``cell``)."""
+    result: Accumulated = {}
     for group in groups:
-        cell = tuple(group[key] for key in keys)
-        posts[cell].add(group["content_key"])
-        totals = sums.get(cell)
-        if totals is None:
-            sums[cell] = totals = dict.fromkeys(SUMMED, 0) | {"completion_weighted": None}
+        cell = group["cell"][:size]
+        entry = result.get(cell)
+        if entry is None:
+            result[cell] = entry = (dict.fromkeys(SUMMED, 0) | {"completion_weighted": None}, set())
+        totals, posts = entry
+        posts |= group["posts"]
         for name in SUMMED:
-            value = group[f"total_{name}"]
-            if value is not None:
-                totals[name] += value
-        weighted = group["total_completion_weighted"]
-        if weighted is not None:
-            totals["completion_weighted"] = (totals["completion_weighted"] or 0.0) + weighted
+            totals[name] += group[name]
+        if group["completion_weighted"] is not None:
+            totals["completion_weighted"] = (totals["completion_weighted"] or 0.0) + group["completion_weighted"]
+    return result
+
+
+def _cells_of(groups: Iterable[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The GROUP BY (keys, content key) rows as accumulator input: one content key each, missing sums → 0."""
+    return [
+        {
+            "cell": tuple(group[key] for key in keys),
+            "posts": {group["content_key"]},
+            "completion_weighted": group["total_completion_weighted"],
+            **{name: group[f"total_{name}"] or 0 for name in SUMMED},
+        }
+        for group in groups
+    ]
+
+
+def _rows(
+    accumulated: Accumulated, keys: tuple[str, ...], conversions: dict[tuple, dict[str, int]]
+) -> list[dict[str, Any]]:
+    """Dashboard rows of accumulated cells: sums, posts, derived rates and conversions, most viewed first."""
     rows = []
-    for cell, totals in sums.items():
+    for cell, (totals, posts) in accumulated.items():
         credited = conversions.get(cell, {})
         rows.append(
             {
                 **dict(zip(keys, cell, strict=True)),
-                "posts": len(posts[cell]),
+                "posts": len(posts),
                 "impressions": totals["impressions"],
                 "views": totals["views"],
                 "completion_views": totals["completion_views"],
@@ -116,6 +131,14 @@ def _roll_up(
         )
     rows.sort(key=lambda r: (-r["views"], *(str(r[key]) for key in keys)))
     return rows
+
+
+def _coarser(accumulated: Accumulated, size: int) -> Accumulated:
+    """Accumulated cells rolled up to their first ``size`` keys."""
+    return _accumulate(
+        ({"cell": cell, "posts": posts, **totals} for cell, (totals, posts) in accumulated.items()),
+        size,
+    )
 
 
 def _project(cells: dict[tuple, dict[str, int]], size: int) -> dict[tuple, dict[str, int]]:
@@ -142,7 +165,8 @@ def topic_cells(
     conversions; rows without a topic are grouped under ""."""
     filters = Filters.coerce(filters)
     conversions = _publication_cells(hospital, start, end, filters, department_ids, keys, attributed)
-    return _roll_up(_fact_groups(hospital, start, end, filters, department_ids, keys), keys, conversions)
+    groups = _cells_of(_fact_groups(hospital, start, end, filters, department_ids, keys), keys)
+    return _rows(_accumulate(groups, len(keys)), keys, conversions)
 
 
 def topic_overview(
@@ -162,11 +186,11 @@ def topic_overview(
         hospital=hospital, start=start, end=end, filters=filters, department_ids=department_ids
     )
     conversions = _publication_cells(hospital, start, end, filters, department_ids, GRAIN, attributed)
-    groups = _fact_groups(hospital, start, end, filters, department_ids, GRAIN)
+    cells = _accumulate(_cells_of(_fact_groups(hospital, start, end, filters, department_ids, GRAIN), GRAIN), 3)
     return {
-        "topics": _roll_up(groups, GRAIN[:1], _project(conversions, 1)),
-        "topic_formats": _roll_up(groups, GRAIN[:2], _project(conversions, 2)),
-        "cells": _roll_up(groups, GRAIN, conversions),
+        "topics": _rows(_coarser(cells, 1), GRAIN[:1], _project(conversions, 1)),
+        "topic_formats": _rows(_coarser(cells, 2), GRAIN[:2], _project(conversions, 2)),
+        "cells": _rows(cells, GRAIN, conversions),
     }
 
 

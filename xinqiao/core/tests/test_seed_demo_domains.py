@@ -1,4 +1,5 @@
-"""seed_demo without --core-only also seeds the domain demos (content, analytics, listening), idempotently."""
+"""seed_demo without --core-only also seeds the domain demos (content, analytics, listening), idempotently, and
+--reset clears all of it (rows of every app that point at the demo hospitals) before seeding again."""
 
 from __future__ import annotations
 
@@ -28,12 +29,15 @@ def counts() -> tuple[int, int, int, int]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_seed_demo_runs_the_domain_demos_once():
+def test_seed_demo_runs_the_domain_demos_once_and_resets_them():
     with time_machine.travel(NOW, tick=False):
         call_command("seed_demo", seed=5, patients=300, stdout=io.StringIO(), stderr=io.StringIO())
         first = counts()
         call_command("seed_demo", seed=5, patients=300, stdout=io.StringIO(), stderr=io.StringIO())
+        second = counts()
+        call_command("seed_demo", seed=5, patients=300, reset=True, stdout=io.StringIO(), stderr=io.StringIO())
+    assert second == first
+    assert counts() == first
     # content demo 30 items + 24 archive items of the analytics demo; a year of facts; 3,000 history mentions and
     # the 80-post crisis; its two red-line stories
     assert first == (54, 17359, 3080, 2)
-    assert counts() == first

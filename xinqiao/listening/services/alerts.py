@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -193,13 +193,13 @@ _rules_lock = threading.Lock()
 
 def _active_rules(hospital_id: int) -> list[RedLineRule]:
     """The hospital's active rules; cached per process while no rule changes (checked with one cheap query)."""
-    marker = (
-        RedLineRule.objects.filter(hospital_id=hospital_id)
-        .order_by("-updated_at")
-        .values_list("updated_at", flat=True)[:1]
+    # The newest change, the number of rules and the highest pk: rules deleted and recreated in the same instant
+    # (a demo reset) get new pks, so they never match a stale entry.
+    marker = RedLineRule.objects.filter(hospital_id=hospital_id).aggregate(
+        latest=Max("updated_at"), count=Count("pk"), top=Max("pk")
     )
-    latest = next(iter(marker), None)
-    count = RedLineRule.objects.filter(hospital_id=hospital_id).count()
+    latest = (marker["latest"], marker["top"])
+    count = marker["count"]
     with _rules_lock:
         cached = _rules_cache.get(hospital_id)
         if cached is not None and cached[0] == latest and cached[1] == count:
