@@ -10,9 +10,10 @@ called in-process without the HTTP layer — in batches of 50 every 100 ms (500 
 --quick). A few of them (15; 4 with --quick; one robot accepts only 20 messages a minute, so more would measure
 the rate limit, not the path) carry red-line text near the hospital's name, each a distinct story.
 
-Ours (event-driven): the push enqueues ``process_mention_batch`` on commit; a real ``manage.py db_worker``
-process runs the pipeline, ``alerts_after_processing`` fires the red line at once, the outbox enqueues
-``deliver_outbound`` on commit and the same worker posts to the robot.
+Ours (event-driven): the push enqueues, on commit, the red-line check ``check_red_lines`` at priority 60 and
+``process_mention_batch``; a real ``manage.py db_worker`` process runs the red-line check first (it fires and
+delivers the alert in the same job), then the pipeline, whose ``alerts_after_processing`` finds the alert already
+fired (idempotent); the robot sandbox records the post.
 
 Baseline "per-minute sweep": the same push without the on-commit job (``mentions_ingest(process=False)``); a
 loop standing in for the per-minute scheduler (xinqiao/core/periodic.py runs its jobs once a minute) processes
@@ -228,24 +229,18 @@ def _worker(env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def run_ours(sandbox, *, seconds: float, red_lines: int, fast_path: bool = False) -> dict[str, Any]:
-    """The app's path. ``fast_path`` adds what ingest does not do yet: after each pushed batch commits, the
-    red-line task ``check_red_lines`` is queued ahead of the pipeline (the proposed one-line hook in ingest)."""
+def run_ours(sandbox, *, seconds: float, red_lines: int) -> dict[str, Any]:
+    """The app's path: each pushed batch, on commit, queues the red-line check ``check_red_lines`` (priority
+    ``RED_LINE_PRIORITY``, ahead of everything else) and the pipeline; one real db_worker runs both."""
     from django.db import connection
 
-    from xinqiao.listening.alert_tasks import RED_LINE_PRIORITY, check_red_lines
-    from xinqiao.listening.models import Mention
     from xinqiao.listening.services.ingest import mentions_push
 
-    phase = Phase("fast" if fast_path else "event", sandbox, seconds=seconds, red_lines=red_lines,
-                  seed=4103 if fast_path else 4101)  # fmt: skip
+    phase = Phase("event", sandbox, seconds=seconds, red_lines=red_lines, seed=4101)
     env = {**os.environ, "XINQIAO_TASKS_BACKEND": "django_tasks_db.DatabaseBackend"}
 
     def push(batch: list[dict[str, Any]]) -> None:
-        stored = mentions_push(principal=phase.principal, items=batch)
-        if fast_path:
-            ids = list(Mention.objects.filter(batch=stored).values_list("pk", flat=True))
-            check_red_lines.using(priority=RED_LINE_PRIORITY).enqueue(hospital_id=phase.hospital.pk, mention_ids=ids)
+        mentions_push(principal=phase.principal, items=batch)
 
     worker = _worker(env)
     try:
@@ -351,13 +346,11 @@ def run(args: argparse.Namespace | None = None) -> dict[str, Any]:
     try:
         ours = _summary(run_ours(sandbox, seconds=seconds, red_lines=red_lines))
         print(f"   ours: {ours}", file=sys.stderr, flush=True)
-        fast = _summary(run_ours(sandbox, seconds=seconds, red_lines=red_lines, fast_path=True))
-        print(f"   ours + red-line fast path: {fast}", file=sys.stderr, flush=True)
         baseline = _summary(run_sweep_baseline(sandbox, seconds=seconds, red_lines=red_lines))
     finally:
         sandbox.stop()
     rows = []
-    for label, measured in (("", ours), (" (+ red-line fast path)", fast)):
+    for label, measured in (("", ours),):
         for case, key in (("red-line alert latency p95", "p95_s"), ("red-line alert latency p50", "p50_s")):
             rows.append(
                 {
@@ -374,11 +367,9 @@ def run(args: argparse.Namespace | None = None) -> dict[str, Any]:
         "title": f"Red-line alert latency, push → robot sandbox ({RATE} mentions/s for {seconds:.0f} s)",
         "results": rows,
         "notes": [
-            f"ours: push service → db_worker (pipeline + alerts_after_processing) → outbox → robot; "
-            f"{ours['red_line_alerts_measured']} red-line alerts, push rate {ours['push_rate_per_s']}/s, "
-            f"max {ours['max_s']} s",
-            f"fast path (check_red_lines queued per pushed batch, ahead of processing; not yet wired in ingest): "
-            f"push rate {fast['push_rate_per_s']}/s, max {fast['max_s']} s",
+            "ours: push service → on commit a red-line check (priority 60) and the pipeline are "
+            f"queued → db_worker → outbox → robot; {ours['red_line_alerts_measured']} red-line alerts, push rate "
+            f"{ours['push_rate_per_s']}/s, max {ours['max_s']} s",
             f"baseline: same push, pipeline + alerts + delivery run every {SWEEP_SECONDS:.0f} s; "
             f"push rate {baseline['push_rate_per_s']}/s, max {baseline['max_s']} s",
             "one robot takes 20 messages a minute, so the planted red lines stay under 20 per run",

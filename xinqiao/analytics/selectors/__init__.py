@@ -79,12 +79,36 @@ def content_rows(
     department_ids: Iterable[int] | None = None,
 ) -> QuerySet[ContentMetricDaily]:
     """Content metric facts of one hospital in [start, end] with every filter applied."""
-    filters = filters or Filters()
     rows = ContentMetricDaily.objects.filter(hospital=hospital)
     if start is not None:
         rows = rows.filter(stat_date__gte=start)
     if end is not None:
         rows = rows.filter(stat_date__lte=end)
+    return _filter_content(rows, filters, department_ids)
+
+
+def publication_content_rows(
+    hospital: Hospital,
+    publication_ids: Iterable[int],
+    filters: Filters | None = None,
+    department_ids: Iterable[int] | None = None,
+) -> QuerySet[ContentMetricDaily]:
+    """Content metric facts (all days) of the given publications of one hospital, with every filter applied.
+
+    The hospital is matched as a one-value range (≥ and ≤) rather than an equality: without planner statistics SQLite
+    otherwise prefers the hospital index (every row of the hospital) over the selective publication index.
+    """
+    rows = ContentMetricDaily.objects.filter(
+        publication_id__in=list(publication_ids), hospital_id__gte=hospital.pk, hospital_id__lte=hospital.pk
+    )
+    return _filter_content(rows, filters, department_ids)
+
+
+def _filter_content(
+    rows: QuerySet[ContentMetricDaily], filters: Filters | None, department_ids: Iterable[int] | None
+) -> QuerySet[ContentMetricDaily]:
+    """The dashboard filters and the department scope on content facts."""
+    filters = filters or Filters()
     if filters.platform:
         rows = rows.filter(platform=filters.platform)
     if filters.account_id:

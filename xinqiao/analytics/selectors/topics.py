@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Min
 
 from xinqiao.analytics import attribution
-from xinqiao.analytics.selectors import Filters, content_rows
+from xinqiao.analytics.selectors import Filters, content_rows, publication_content_rows
 from xinqiao.analytics.selectors.content import _derived
 from xinqiao.analytics.selectors.period import CONTENT_SUMS, content_aggregate_expressions
 from xinqiao.core.models import Hospital
@@ -42,8 +42,7 @@ def _publication_cells(
     # under the cell of its first day
     first: dict[int, tuple[dt.date, tuple[str, ...], tuple]] = {}
     for publication_id, first_day, *cell in (
-        content_rows(hospital, None, None, filters, department_ids)
-        .filter(publication_id__in=list(credits))
+        publication_content_rows(hospital, credits, filters, department_ids)
         .values("publication_id", *keys)
         .annotate(first_day=Min("stat_date"))
         .order_by()
