@@ -185,7 +185,9 @@ def topic_overview(
         hospital=hospital, start=start, end=end, filters=filters, department_ids=department_ids
     )
     conversions = _publication_cells(hospital, start, end, filters, department_ids, GRAIN, attributed)
-    cells = _accumulate(_cells_of(_fact_groups(hospital, start, end, filters, department_ids, GRAIN), GRAIN), 3)
+    cells = _accumulate(
+        _cells_of(_fact_groups(hospital, start, end, filters, department_ids, GRAIN), GRAIN), len(GRAIN)
+    )
     return {
         "topics": _rows(_coarser(cells, 1), GRAIN[:1], _project(conversions, 1)),
         "topic_formats": _rows(_coarser(cells, 2), GRAIN[:2], _project(conversions, 2)),
