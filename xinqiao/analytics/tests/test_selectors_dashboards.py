@@ -195,3 +195,16 @@ def test_overview_query_count_does_not_grow_with_rows(world, data):
     assert result["summary"]["current"]["views"] == 1600 + 190
     assert len(result["trend"]) == 31
     assert result["trend"][5] == {"date": "2026-10-06", "impressions": 2000, "views": 1010, "interactions": 100}
+
+
+def test_topic_overview_rolls_up_to_the_same_rows_as_direct_grouping(world, data):
+    # the overview groups once at the finest grain and rolls up in Python; grouping directly must agree
+    overview = topic_selectors.topic_overview(**window(world))
+
+    assert overview["topics"] == topic_selectors.topic_cells(**window(world), keys=("topic",))
+    assert overview["topic_formats"] == topic_selectors.topic_cells(**window(world), keys=("topic", "content_format"))
+    assert overview["cells"] == topic_selectors.topic_cells(**window(world))
+    assert [(r["topic"], r["posts"], r["views"], r["conversions"]) for r in overview["topics"]] == [
+        ("高血压", 1, 1200, 2),
+        ("儿童用药误区", 1, 400, 1),
+    ]
