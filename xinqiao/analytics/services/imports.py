@@ -196,7 +196,10 @@ def bulk_upsert(model, rows: list[dict[str, Any]], *, unique: tuple[str, ...], c
             extend = params.extend
             for row in chunk:
                 extend(prepared(row))
-            cursor.execute(
+            # On SQLite the statement goes to the backend's cursor directly: Django's debug cursor (DEBUG=True)
+            # would format the ``?`` statement with ``%`` for its query log and fail.
+            target = cursor.cursor if connection.vendor == "sqlite" else cursor
+            target.execute(
                 f"INSERT INTO {table} ({column_sql}) VALUES {', '.join([row_sql] * len(chunk))} "  # noqa: S608 - names from the model, values bound
                 f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
                 params,

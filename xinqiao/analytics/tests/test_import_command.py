@@ -96,3 +96,14 @@ def test_account_option_and_unknown_hospital(world, tmp_path):
     with pytest.raises(CommandError) as error:
         run("--platform", "douyin", "--file", str(path), "--hospital", "nope")
     assert str(error.value) == "No hospital with the code nope."
+
+
+def test_imports_with_debug_on(world, tmp_path, settings):
+    # development runs with DEBUG=True, where Django's debug cursor logs every statement
+    settings.DEBUG = True
+    make_account(world)
+    path = tmp_path / "works.csv"
+    path.write_bytes(csv_bytes(douyin_lines(), "gbk"))
+    out, _err = run("--platform", "douyin", "--file", str(path), "--hospital", world.hospital.code)
+    assert "created 2, updated 0, unchanged 0." in out
+    assert ContentMetricDaily.objects.filter(hospital=world.hospital).count() == 2
