@@ -817,6 +817,15 @@ def _insert_rows(model: type[Any], columns: Sequence[str], rows: list[Row]) -> N
             adapters.append(None)
     names = ", ".join(ops.quote_name(model_field.column) for model_field in fields)
     table = ops.quote_name(model._meta.db_table)
+    if connection.vendor == "postgresql":
+        # COPY: Django's psycopg cursor binds parameters on the client, so multi-row VALUES statements cost more
+        # than the server's work (5 million metric rows: COPY is several times faster).
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    [value if adapt is None else adapt(value) for value, adapt in zip(row, adapters, strict=True)]
+                )
+        return
     placeholders = f"({', '.join(['%s'] * len(fields))})"
     # several hundred rows per statement: one statement per row is what makes executemany slow on PostgreSQL
     per_statement = min(INSERT_ROWS_PER_STATEMENT, (connection.features.max_query_params or 10**9) // len(fields))

@@ -137,7 +137,7 @@ class ParseResult:
     columns: list[Column] = field(default_factory=list)
     data_rows: int = 0
     skipped_rows: list[int] = field(default_factory=list)  # totals lines (合计)
-    content: list[ContentRecord] = field(default_factory=list)
+    content: list[ContentRecord] | ContentColumns = field(default_factory=list)
     account: list[AccountRecord] = field(default_factory=list)
     preview_rows: list[dict[str, Any]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
@@ -162,7 +162,9 @@ class ParseResult:
 
     @property
     def date_range(self) -> tuple[dt.date | None, dt.date | None]:
-        dates = [record.stat_date for record in self.content] + [record.stat_date for record in self.account]
+        content = self.content
+        dates = content.stat_dates if isinstance(content, ContentColumns) else [record.stat_date for record in content]
+        dates = [*dates, *(record.stat_date for record in self.account)]
         return (min(dates), max(dates)) if dates else (None, None)
 
     def add_error(self, row: int, column: str, message: str) -> None:
@@ -705,7 +707,7 @@ def _clean_content(
     unknown_rows: list[dict[str, Any]],
     platform: str,
     today: dt.date,
-) -> list[ContentRecord] | None:
+) -> ContentColumns | None:
     """The records of a content export without per-channel rows, built column by column, when no row has an
     empty or future date, an empty title or a duplicate key; None otherwise (``_check_rows`` then reports each)."""
     n = len(numbers)
@@ -741,51 +743,133 @@ def _clean_content(
         if target
     ]
     extra_names = [name for name, target, _is_count in plan if not target]
-    extra_columns = [columns[name] for name in extra_names]
     empty = [None] * n
+    titles = titles or [""] * n
+    if any(len(title) > 200 for title in titles):
+        titles = [title[:200] for title in titles]
     types = columns.get("content_type") or empty
     default_format = DEFAULT_FORMAT.get(platform, "")
-    in_utc: dict[dt.datetime, dt.datetime] = {}
-    records = []
-    append = records.append
-    metric_rows = zip(*metric_columns, strict=True) if metric_columns else iter([()] * n)
-    extra_rows = zip(*extra_columns, strict=True) if extra_columns else iter([()] * n)
-    for number, content_key, stat_date, title, published, content_type, unknown, metric_values, extra_values in zip(
-        numbers,
-        content_keys,
-        stat_dates,
-        titles or empty,
-        published_column or empty,
-        types,
-        unknown_rows,
-        metric_rows,
-        extra_rows,
-        strict=True,
-    ):
-        extra = {name: value for name, value in zip(extra_names, extra_values, strict=True) if value is not None}
-        if unknown:
-            extra["unknown"] = unknown
-        if content_type:
-            extra["content_type"] = content_type
-        if published:
-            published_at = in_utc.get(published)
-            if published_at is None:
-                published_at = in_utc[published] = published.astimezone(dt.UTC)
-        else:
-            published_at = None
-        append(
-            ContentRecord(  # positional (content_key, stat_date, title, published_at, format, metrics, extra, rows)
-                content_key,
-                stat_date,
-                (title or "")[:200],
-                published_at,
-                FORMAT_WORDS.get(content_type or "", default_format),
-                dict(zip(metric_targets, metric_values, strict=True)),
-                extra,
-                [number],
-            )
+    formats = [FORMAT_WORDS.get(content_type or "", default_format) for content_type in types]
+    if published_column is None:
+        published_at: list[dt.datetime | None] = empty
+    else:
+        in_utc = {published: published.astimezone(dt.UTC) for published in distinct_published}
+        in_utc[None] = None
+        published_at = list(map(in_utc.__getitem__, published_column))
+    return ContentColumns(
+        numbers=numbers,
+        content_keys=content_keys,
+        stat_dates=list(stat_dates),
+        titles=titles,
+        published_at=published_at,
+        formats=formats,
+        metrics=dict(zip(metric_targets, metric_columns, strict=True)),
+        extra_columns={name: columns[name] for name in extra_names},
+        unknown_rows=unknown_rows,
+        content_types=types,
+    )
+
+
+class ContentColumns:
+    """The content records of a clean export held column by column (``_clean_content``): the import writes them
+    without building an object and a dict per row (``ContentMetricDaily`` rows straight from the columns, the
+    ``extra`` JSON from per-column fragments). Reads as a sequence of ``ContentRecord`` for everything else."""
+
+    def __init__(
+        self,
+        *,
+        numbers: list[int],
+        content_keys: list[str],
+        stat_dates: list[dt.date],
+        titles: list[str],
+        published_at: list[dt.datetime | None],
+        formats: list[str],
+        metrics: dict[str, list[Any]],
+        extra_columns: dict[str, list[Any]],
+        unknown_rows: list[dict[str, Any]],
+        content_types: list[Any],
+    ) -> None:
+        self.numbers = numbers
+        self.content_keys = content_keys
+        self.stat_dates = stat_dates
+        self.titles = titles
+        self.published_at = published_at
+        self.formats = formats
+        self.metrics = metrics
+        self.extra_columns = extra_columns
+        self.unknown_rows = unknown_rows
+        self.content_types = content_types
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def __getitem__(self, position: int) -> ContentRecord:
+        if not -len(self) <= position < len(self):
+            raise IndexError(position)
+        return ContentRecord(
+            self.content_keys[position],
+            self.stat_dates[position],
+            self.titles[position],
+            self.published_at[position],
+            self.formats[position],
+            {target: values[position] for target, values in self.metrics.items()},
+            self.extra_of(position),
+            [self.numbers[position]],
         )
-    return records
+
+    def __iter__(self):
+        return (self[position] for position in range(len(self)))
+
+    def extra_of(self, position: int) -> dict[str, Any]:
+        extra = {name: values[position] for name, values in self.extra_columns.items() if values[position] is not None}
+        if self.unknown_rows[position]:
+            extra["unknown"] = self.unknown_rows[position]
+        if self.content_types[position]:
+            extra["content_type"] = self.content_types[position]
+        return extra
+
+    def extra_json(self, encode: Callable[[Any], str], start: int = 0, stop: int | None = None) -> list[str]:
+        """The ``extra`` of rows start … stop - 1 as JSON text, the same object ``encode(self.extra_of(i))`` gives:
+        each distinct value of a column is encoded once and the rows joined from the fragments."""
+        stop = len(self) if stop is None else stop
+        fragments = [
+            _encoded_fragments(name, values[start:stop], encode) for name, values in self.extra_columns.items()
+        ]
+        unknown = [_frozen(row) if row else None for row in self.unknown_rows[start:stop]]
+        fragments.append(_encoded_fragments("unknown", unknown, encode))
+        content_types = [value or None for value in self.content_types[start:stop]]
+        fragments.append(_encoded_fragments("content_type", content_types, encode))
+        return ["{" + ", ".join(filter(None, parts)) + "}" for parts in zip(*fragments, strict=True)]
+
+
+class _Frozen(tuple):
+    """A row's unknown cells as a hashable key for the fragment cache (types included: 1 and True differ)."""
+
+
+def _frozen(row: dict[str, Any]) -> _Frozen:
+    return _Frozen((key, type(value), value) for key, value in row.items())
+
+
+def _encoded_fragments(name: str, values: list[Any], encode: Callable[[Any], str]) -> list[str | None]:
+    prefix = encode(name) + ": "
+    encoded: dict[tuple[type, Any], str | None] = {}
+    out: list[str | None] = []
+    append = out.append
+    for value in values:
+        kind = type(value)
+        if value is None:
+            append(None)
+            continue
+        if kind is int or (kind is float and value - value == 0):  # finite: JSON writes numbers as ``repr``
+            append(prefix + repr(value))
+            continue
+        key = (kind, value)
+        fragment = encoded.get(key)
+        if fragment is None:
+            plain = {item_key: item for item_key, _type, item in value} if type(value) is _Frozen else value
+            fragment = encoded[key] = prefix + encode(plain)
+        append(fragment)
+    return out
 
 
 def _jsonable(value: Any) -> Any:

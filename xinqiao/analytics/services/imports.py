@@ -11,9 +11,9 @@ importing the same file twice changes nothing. ``metric_import_file`` does both 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
-import operator
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,13 +21,14 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from xinqiao.analytics.importers.headers import EXPORT_TYPES_BY_CODE
 from xinqiao.analytics.importers.parse import (
     AccountRecord,
+    ContentColumns,
     ContentRecord,
     ParseResult,
     parse_file,
@@ -35,6 +36,7 @@ from xinqiao.analytics.importers.parse import (
 )
 from xinqiao.analytics.importers.values import SHANGHAI
 from xinqiao.analytics.models import AccountMetricDaily, ContentMetricDaily, MetricImport, MetricSource
+from xinqiao.analytics.services.bulk import Chunked, Repeated, bulk_upsert, bulk_upsert_columns
 from xinqiao.channels.models import PlatformAccount, Publication
 from xinqiao.core.access import Action, Principal
 from xinqiao.core.audit import audit_record
@@ -52,7 +54,6 @@ IMPORT_PLATFORMS = (
     "zhihu",
 )
 ALLOWED_SUFFIXES = (".xlsx", ".xls", ".csv")
-BATCH_SIZE = 1_000
 
 CONTENT_VALUE_FIELDS = (
     "publication_id",
@@ -108,104 +109,6 @@ ACCOUNT_DEFAULTS: dict[str, Any] = {
 WRITE_FIELDS = ("source", "metric_import_id", "updated_at")
 
 
-def _memoised_adapter(adapt):
-    """Dates and times repeat across rows (stat dates, publish times, the write time): adapt each once."""
-    cache: dict[Any, Any] = {}
-
-    def adapted(value: Any) -> Any:
-        try:
-            return cache[value]
-        except KeyError:
-            cache[value] = result = adapt(value)
-            return result
-
-    return adapted
-
-
-def bulk_upsert(model, rows: list[dict[str, Any]], *, unique: tuple[str, ...], columns: tuple[str, ...]) -> None:
-    """Insert or update ``rows`` (dicts keyed by attribute name) with ``INSERT … ON CONFLICT (unique) DO UPDATE``
-    — what ``bulk_create(update_conflicts=True)`` does on SQLite and PostgreSQL, without a model instance and a
-    per-field SQL compilation for every row (those took 7 of 15 seconds of a 10,000-row import). Dates and times
-    are adapted by the backend's own operations, JSON as ``json.dumps(value, cls=field.encoder)``."""
-    if not rows:
-        return
-    meta = model._meta
-    fields = [meta.get_field(name) for name in columns]
-    quote = connection.ops.quote_name
-    adapters: list[Any] = []
-    for field in fields:
-        internal = field.get_internal_type()
-        if internal == "DateTimeField":
-            adapters.append(_memoised_adapter(connection.ops.adapt_datetimefield_value))
-        elif internal == "DateField":
-            adapters.append(_memoised_adapter(connection.ops.adapt_datefield_value))
-        elif internal == "JSONField":
-            # The text ``json.dumps(value, cls=field.encoder)`` gives (Django's SQLite adaptation, and what COPY
-            # parses into jsonb), from one encoder instead of a new one and four Django calls per row.
-            adapters.append((field.encoder or json.JSONEncoder)().encode)
-        else:
-            adapters.append(None)
-    unique_columns = {meta.get_field(name).column for name in unique}
-    column_sql = ", ".join(quote(field.column) for field in fields)
-    updates = ", ".join(
-        f"{quote(field.column)} = EXCLUDED.{quote(field.column)}"
-        for field in fields
-        if field.column not in unique_columns
-    )
-    conflict = ", ".join(quote(meta.get_field(name).column) for name in unique)
-    values_of = operator.itemgetter(*columns)
-    adapted = [(position, adapt) for position, adapt in enumerate(adapters) if adapt is not None]
-
-    def prepared(row: dict[str, Any]) -> list[Any]:
-        values = list(values_of(row))
-        for position, adapt in adapted:
-            value = values[position]
-            if value is not None:
-                values[position] = adapt(value)
-        return values
-
-    table = quote(meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT: Django's psycopg cursor binds
-            # parameters on the client, which made multi-row VALUES statements the slowest part on PostgreSQL.
-            staging = quote(f"staging_{meta.db_table}")
-            cursor.execute(f"DROP TABLE IF EXISTS {staging}")
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS SELECT {column_sql} FROM {table} WITH NO DATA"  # noqa: S608 - names from the model
-            )
-            with cursor.cursor.copy(f"COPY {staging} ({column_sql}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(prepared(row))
-            cursor.execute(
-                f"INSERT INTO {table} ({column_sql}) SELECT {column_sql} FROM {staging} "  # noqa: S608 - names from the model
-                f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
-            )
-            cursor.execute(f"DROP TABLE {staging}")
-            return
-        # Multi-row statements (one prepared single-row statement through ``executemany`` costs twice the CPU on
-        # SQLite). Placeholders are SQLite's own ``?``: Django's rewriting of ``%s`` then finds nothing to replace in
-        # statements of 24,000 parameters (it took a tenth of an import).
-        placeholder = "?" if connection.vendor == "sqlite" else "%s"
-        row_sql = "(" + ", ".join([placeholder] * len(fields)) + ")"
-        max_params = connection.features.max_query_params or 30_000
-        batch = max(1, min(BATCH_SIZE, max_params // len(fields)))
-        for start in range(0, len(rows), batch):
-            chunk = rows[start : start + batch]
-            params: list[Any] = []
-            extend = params.extend
-            for row in chunk:
-                extend(prepared(row))
-            # On SQLite the statement goes to the backend's cursor directly: Django's debug cursor (DEBUG=True)
-            # would format the ``?`` statement with ``%`` for its query log and fail.
-            target = cursor.cursor if connection.vendor == "sqlite" else cursor
-            target.execute(
-                f"INSERT INTO {table} ({column_sql}) VALUES {', '.join([row_sql] * len(chunk))} "  # noqa: S608 - names from the model, values bound
-                f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
-                params,
-            )
-
-
 # --- helpers shared with the datacube sync -------------------------------------------------------------------
 
 
@@ -257,6 +160,10 @@ def upsert_content(
 ) -> tuple[int, int, int]:
     """Write content facts, (created, updated, unchanged). Values the record does not carry keep their stored
     value; ``extra`` is merged key by key. Must run inside the caller's transaction."""
+    if isinstance(records, ContentColumns):
+        counts = _insert_new_content(account=account, records=records, source=source, metric_import=metric_import)
+        if counts is not None:
+            return counts
     records = list(records)
     if not records:
         return 0, 0, 0
@@ -334,6 +241,83 @@ def upsert_content(
         columns=("hospital_id", "account_id", "content_key", "stat_date", *CONTENT_VALUE_FIELDS, *WRITE_FIELDS),
     )
     return created, updated, unchanged
+
+
+def _insert_new_content(
+    *, account: PlatformAccount, records: ContentColumns, source: str, metric_import: MetricImport | None
+) -> tuple[int, int, int] | None:
+    """The common first import of a period: the account has no stored row in the file's date range, so every
+    record is new and is written straight from the parsed columns (no per-row dict, no merge). None when rows of
+    that range exist: ``upsert_content`` then compares and merges row by row."""
+    count = len(records)
+    if not count:
+        return 0, 0, 0
+    dates = records.stat_dates
+    if ContentMetricDaily.objects.filter(account=account, stat_date__range=(min(dates), max(dates))).exists():
+        return None
+    encoder = ContentMetricDaily._meta.get_field("extra").encoder or json.JSONEncoder
+    data: dict[str, list[Any] | Repeated] = {
+        "hospital_id": Repeated(account.hospital_id),
+        "account_id": Repeated(account.pk),
+        "content_key": records.content_keys,
+        "stat_date": dates,
+        "platform": Repeated(account.platform),
+        "title": records.titles,
+        "content_format": records.formats,
+        "published_at": records.published_at,
+        "publication_id": Repeated(None),
+        "department_id_snapshot": Repeated(account.department_id),
+        "doctor_id_snapshot": Repeated(account.doctor_id),
+        "topic": Repeated(""),
+        "extra": Chunked(functools.partial(records.extra_json, encoder().encode)),
+        "source": Repeated(source),
+        "metric_import_id": Repeated(metric_import.pk if metric_import is not None else None),
+        "updated_at": Repeated(timezone.now()),
+    }
+    for name in CONTENT_VALUE_FIELDS:
+        if name not in data:
+            data[name] = records.metrics[name] if name in records.metrics else Repeated(CONTENT_DEFAULTS[name])
+    publications = PublicationIndex(account)
+    if publications.by_title or publications.by_day:
+        _match_publications(data, records, publications, account)
+    try:
+        with transaction.atomic():  # a savepoint: rows another process stored meanwhile send us to the merge
+            bulk_upsert_columns(
+                ContentMetricDaily,
+                data,
+                count,
+                unique=("account_id", "content_key", "stat_date"),
+                columns=("hospital_id", "account_id", "content_key", "stat_date", *CONTENT_VALUE_FIELDS, *WRITE_FIELDS),
+                json_text=frozenset({"extra"}),
+                insert_only=True,
+            )
+    except (IntegrityError, connection.Database.IntegrityError):  # raw cursors raise the driver's own error
+        return None
+    return count, 0, 0
+
+
+def _match_publications(data: dict[str, Any], records: ContentColumns, publications: PublicationIndex, account):
+    """Link rows to the account's publications by title and publish day, as ``upsert_content`` does per row."""
+    local_days: dict[dt.datetime, dt.date] = {}
+    matches = []
+    for title, published in zip(records.titles, records.published_at, strict=True):
+        day = None
+        if published is not None:
+            day = local_days.get(published)
+            if day is None:
+                day = local_days[published] = published.astimezone(SHANGHAI).date()
+        matches.append(publications.find(title, day))
+    if not any(matches):
+        return
+    department_id, doctor_id = account.department_id, account.doctor_id
+    data["publication_id"] = [match[0] if match else None for match in matches]
+    data["department_id_snapshot"] = [(match[1] or department_id) if match else department_id for match in matches]
+    data["doctor_id_snapshot"] = [(match[2] or doctor_id) if match else doctor_id for match in matches]
+    data["topic"] = [match[3] if match else "" for match in matches]
+    data["published_at"] = [
+        match[4] if published is None and match else published
+        for published, match in zip(records.published_at, matches, strict=True)
+    ]
 
 
 def upsert_account(

@@ -1,0 +1,132 @@
+"""The column-wise first import writes exactly the rows the row-by-row upsert writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.core.serializers.json import DjangoJSONEncoder
+
+from xinqiao.analytics.importers.headers import EXPORT_TYPES
+from xinqiao.analytics.importers.parse import ContentColumns, parse_file
+from xinqiao.analytics.models import ContentMetricDaily
+from xinqiao.analytics.samples import make_sample
+from xinqiao.analytics.services.imports import CONTENT_VALUE_FIELDS, upsert_content
+from xinqiao.analytics.tests.imports_support import csv_bytes, douyin_lines, make_account
+from xinqiao.channels.models import Publication
+
+CONTENT_CODES = [t.code for t in EXPORT_TYPES if t.kind == "content" and not t.split_by]
+TODAY = dt.date(2025, 3, 8)
+
+
+def stored(account) -> list[tuple]:
+    rows = ContentMetricDaily.objects.filter(account=account).order_by("content_key", "stat_date")
+    return list(rows.values_list("content_key", "stat_date", "source", *CONTENT_VALUE_FIELDS))
+
+
+def publish(world, author, account, title: str, published_at: dt.datetime) -> Publication:
+    from xinqiao.content.tests.helpers import make_item
+
+    item = make_item(world, author, title=title)
+    return Publication.objects.create(
+        hospital=world.hospital,
+        item=item,
+        revision=item.current_revision,
+        account=account,
+        status=Publication.Status.PUBLISHED,
+        published_at=published_at,
+    )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.parametrize("code", CONTENT_CODES)
+def test_column_wise_insert_equals_the_row_by_row_upsert(world, code, fmt):
+    sample = make_sample(code, fmt=fmt, seed=5)
+    platform = sample.platform
+    result = parse_file(sample.content, filename=sample.filename, platform=platform, today=TODAY)
+    assert result.errors == []
+    assert isinstance(result.content, ContentColumns)
+    department = world.departments["cardiology"]
+    columns_account = make_account(world, platform=platform, name="列式", department=department)
+    rows_account = make_account(world, platform=platform, name="逐行", department=department)
+    first = result.content[0]
+    if first.published_at is not None:  # one row of each file is linked to a publication of its account
+        from xinqiao.content.tests.helpers import writer
+
+        author = writer(world)
+        for account in (columns_account, rows_account):
+            publish(world, author, account, first.title, first.published_at)
+
+    assert upsert_content(account=columns_account, records=result.content, source="import") == (
+        len(result.content),
+        0,
+        0,
+    )
+    assert upsert_content(account=rows_account, records=list(result.content), source="import") == (
+        len(result.content), 0, 0
+    )  # fmt: skip
+
+    by_columns, by_rows = stored(columns_account), stored(rows_account)
+    publication_at = CONTENT_VALUE_FIELDS.index("publication_id") + 3
+    assert [row[:publication_at] + row[publication_at + 1 :] for row in by_columns] == [
+        row[:publication_at] + row[publication_at + 1 :] for row in by_rows
+    ]
+    linked = [row for row in by_columns if row[publication_at] is not None]
+    assert len(linked) == (1 if first.published_at is not None else 0)
+    assert len(by_columns) == len(sample.expected)
+
+
+def test_extra_json_is_the_json_of_each_records_extra():
+    sample = make_sample("douyin.works", fmt="csv", seed=9, rows=300)
+    result = parse_file(sample.content, filename=sample.filename, platform="douyin", today=TODAY)
+    columns = result.content
+    texts = columns.extra_json(DjangoJSONEncoder().encode)
+    assert len(texts) == 300
+    for position, text in enumerate(texts):
+        assert json.loads(text) == columns[position].extra
+    assert {"unknown", "content_type"} <= set(json.loads(texts[0]))
+
+
+def test_an_overlapping_period_is_merged_row_by_row(world):
+    account = make_account(world)
+    first = parse_file(csv_bytes(douyin_lines()), filename="works.csv", platform="douyin", today=TODAY)
+    assert upsert_content(account=account, records=first.content, source="import") == (2, 0, 0)
+    ContentMetricDaily.objects.filter(account=account).update(extra={"kept": 1})
+    again = parse_file(csv_bytes(douyin_lines()), filename="works.csv", platform="douyin", today=TODAY)
+    assert isinstance(again.content, ContentColumns)
+    # the stored rows are found, compared and merged: ``extra`` keeps the stored key next to the file's columns
+    assert upsert_content(account=account, records=again.content, source="import") == (0, 2, 0)
+    extras = list(ContentMetricDaily.objects.filter(account=account).values_list("extra", flat=True))
+    assert all(extra["kept"] == 1 and "unknown" in extra for extra in extras)
+
+
+def test_a_row_stored_after_the_check_sends_the_import_to_the_merge(world, monkeypatch):
+    """Another process may store rows of the period between the check and the insert: the insert's savepoint is
+    rolled back and the rows are merged instead (nothing is lost, nothing doubled)."""
+    from django.db.models.query import QuerySet
+
+    account = make_account(world)
+    first = parse_file(csv_bytes(douyin_lines()), filename="works.csv", platform="douyin", today=TODAY)
+    assert upsert_content(account=account, records=list(first.content), source="import") == (2, 0, 0)
+    ContentMetricDaily.objects.filter(account=account).update(views=1)
+    monkeypatch.setattr(QuerySet, "exists", lambda self: False)  # the check saw an empty period
+    again = parse_file(csv_bytes(douyin_lines()), filename="works.csv", platform="douyin", today=TODAY)
+    assert upsert_content(account=account, records=again.content, source="import") == (0, 2, 0)
+    assert sorted(ContentMetricDaily.objects.filter(account=account).values_list("views", flat=True)) == [
+        9876,
+        12000,
+    ]
+
+
+def test_text_with_tabs_newlines_and_backslashes_is_stored_as_written(world):
+    """COPY's text format escapes these (PostgreSQL); SQLite binds them."""
+    title = "第一行\\n字面反斜杠\t制表符\n第二行"
+    lines = douyin_lines([[title, "2025-03-02 09:30", "1.2万", "35.5%", "35秒", 800, 40, 30, 25, "a\\b\tc"]])
+    result = parse_file(csv_bytes(lines), filename="works.csv", platform="douyin", today=TODAY)
+    assert isinstance(result.content, ContentColumns)
+    account = make_account(world)
+    assert upsert_content(account=account, records=result.content, source="import") == (1, 0, 0)
+    stored_title, extra = ContentMetricDaily.objects.filter(account=account).values_list("title", "extra").get()
+    assert stored_title == title
+    assert extra["unknown"] == {"作品链接": "a\\b\tc"}
