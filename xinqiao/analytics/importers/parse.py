@@ -14,6 +14,7 @@ import datetime as dt
 import gc
 import hashlib
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -518,26 +519,32 @@ def _content_keys(platform: str, n: int, columns: dict[str, list[Any]]) -> list[
     return keys
 
 
-def _unknown_values(unknown: list[tuple[int, str]], cells_of: Callable[[int], Any], n: int) -> list[dict[str, Any]]:
-    """Per row: the non-empty cells of the columns no alias names, {header: JSON-able value}."""
-    found: list[dict[str, Any] | None] = [None] * n
+def _unknown_columns(unknown: list[tuple[int, str]], cells_of: Callable[[int], Any]) -> list[tuple[str, list[Any]]]:
+    """Per column no alias names: (header, its JSON-able value per row or None where the cell is empty)."""
+    found = []
     for index, header in unknown:
-        for position, cell in enumerate(cells_of(index)):
+        values: list[Any] = []
+        append = values.append
+        for cell in cells_of(index):
             if type(cell) is str:
                 text = cell.strip()
-                if not text or text.lower() in NULL_MARKERS:
-                    continue
-                value = cell
+                append(None if not text or text.lower() in NULL_MARKERS else cell)
             elif is_null(cell):
-                continue
+                append(None)
             else:
-                value = _jsonable(cell)
-            row_values = found[position]
-            if row_values is None:
-                found[position] = {header: value}
-            else:
-                row_values[header] = value
-    return [row_values or {} for row_values in found]
+                append(_jsonable(cell))
+        found.append((header, values))
+    return found
+
+
+def _unknown_rows(unknown_columns: list[tuple[str, list[Any]]], n: int) -> list[dict[str, Any]]:
+    """Per row: the non-empty cells of the unknown columns, {header: value}."""
+    rows: list[dict[str, Any]] = [{} for _row in range(n)]
+    for header, values in unknown_columns:
+        for row, value in zip(rows, values, strict=True):
+            if value is not None:
+                row[header] = value
+    return rows
 
 
 def _transpose(rows: list[list[Any]]) -> Callable[[int], Sequence[Any]]:
@@ -609,15 +616,16 @@ def _read_rows(
             problems.append((numbers[position], header, message))
     for number, header, message in sorted(problems, key=lambda problem: problem[0]):
         result.add_error(number, header, message)
-    unknown_rows = _unknown_values(unknown, cells_of, n)
+    unknown_columns = _unknown_columns(unknown, cells_of)
     columns = dict(zip(names, converted, strict=True))
     if is_content and not split_by and not result.errors_total:
-        records = _clean_content(result, columns, numbers, unknown_rows, platform, today)
+        records = _clean_content(result, columns, numbers, unknown_columns, platform, today)
         if records is not None:
             _add_preview_rows(result, numbers[:20], kept_rows[:20])
             result.content = records
             return
     value_rows = list(zip(*converted, strict=True)) if converted else [() for _row in kept_rows]
+    unknown_rows = _unknown_rows(unknown_columns, n)
     groups = _check_rows(
         result, numbers, kept_rows, names, value_rows, unknown_rows, failed, split_by, by_field, today, platform,
         is_content,
@@ -704,7 +712,7 @@ def _clean_content(
     result: ParseResult,
     columns: dict[str, list[Any]],
     numbers: list[int],
-    unknown_rows: list[dict[str, Any]],
+    unknown_columns: list[tuple[str, list[Any]]],
     platform: str,
     today: dt.date,
 ) -> ContentColumns | None:
@@ -765,7 +773,7 @@ def _clean_content(
         formats=formats,
         metrics=dict(zip(metric_targets, metric_columns, strict=True)),
         extra_columns={name: columns[name] for name in extra_names},
-        unknown_rows=unknown_rows,
+        unknown_columns=unknown_columns,
         content_types=types,
     )
 
@@ -786,7 +794,7 @@ class ContentColumns:
         formats: list[str],
         metrics: dict[str, list[Any]],
         extra_columns: dict[str, list[Any]],
-        unknown_rows: list[dict[str, Any]],
+        unknown_columns: list[tuple[str, list[Any]]],
         content_types: list[Any],
     ) -> None:
         self.numbers = numbers
@@ -797,7 +805,7 @@ class ContentColumns:
         self.formats = formats
         self.metrics = metrics
         self.extra_columns = extra_columns
-        self.unknown_rows = unknown_rows
+        self.unknown_columns = unknown_columns
         self.content_types = content_types
 
     def __len__(self) -> int:
@@ -822,8 +830,9 @@ class ContentColumns:
 
     def extra_of(self, position: int) -> dict[str, Any]:
         extra = {name: values[position] for name, values in self.extra_columns.items() if values[position] is not None}
-        if self.unknown_rows[position]:
-            extra["unknown"] = self.unknown_rows[position]
+        unknown = {header: values[position] for header, values in self.unknown_columns if values[position] is not None}
+        if unknown:
+            extra["unknown"] = unknown
         if self.content_types[position]:
             extra["content_type"] = self.content_types[position]
         return extra
@@ -835,23 +844,38 @@ class ContentColumns:
         fragments = [
             _encoded_fragments(name, values[start:stop], encode) for name, values in self.extra_columns.items()
         ]
-        unknown = [_frozen(row) if row else None for row in self.unknown_rows[start:stop]]
-        fragments.append(_encoded_fragments("unknown", unknown, encode))
+        if self.unknown_columns:
+            inner = [_encoded_fragments(header, values[start:stop], encode) for header, values in self.unknown_columns]
+            prefix = encode("unknown") + ": {"
+            if len(inner) == 1:
+                unknown = [None if part is None else prefix + part + "}" for part in inner[0]]
+            else:
+                unknown = [
+                    prefix + ", ".join(present) + "}" if (present := list(filter(None, parts))) else None
+                    for parts in zip(*inner, strict=True)
+                ]
+            fragments.append(unknown)
         content_types = [value or None for value in self.content_types[start:stop]]
         fragments.append(_encoded_fragments("content_type", content_types, encode))
         return ["{" + ", ".join(filter(None, parts)) + "}" for parts in zip(*fragments, strict=True)]
 
 
-class _Frozen(tuple):
-    """A row's unknown cells as a hashable key for the fragment cache (types included: 1 and True differ)."""
-
-
-def _frozen(row: dict[str, Any]) -> _Frozen:
-    return _Frozen((key, type(value), value) for key, value in row.items())
-
-
 def _encoded_fragments(name: str, values: list[Any], encode: Callable[[Any], str]) -> list[str | None]:
+    """``"name": value`` as JSON per row (None where the value is None), each distinct value encoded once."""
     prefix = encode(name) + ": "
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if len(kinds) == 1 and kinds <= {str, int, float}:
+        distinct = set(values)
+        distinct.discard(None)
+        if kinds == {str}:
+            mapping = {value: prefix + encode(value) for value in distinct}
+        elif all(map(math.isfinite, distinct)):  # JSON writes finite numbers as ``repr``
+            mapping = {value: prefix + repr(value) for value in distinct}
+        else:
+            mapping = {value: prefix + encode(value) for value in distinct}
+        mapping[None] = None
+        return list(map(mapping.__getitem__, values))
     encoded: dict[tuple[type, Any], str | None] = {}
     out: list[str | None] = []
     append = out.append
@@ -866,8 +890,7 @@ def _encoded_fragments(name: str, values: list[Any], encode: Callable[[Any], str
         key = (kind, value)
         fragment = encoded.get(key)
         if fragment is None:
-            plain = {item_key: item for item_key, _type, item in value} if type(value) is _Frozen else value
-            fragment = encoded[key] = prefix + encode(plain)
+            fragment = encoded[key] = prefix + encode(value)
         append(fragment)
     return out
 

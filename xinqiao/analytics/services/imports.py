@@ -269,7 +269,9 @@ def _insert_new_content(
         "department_id_snapshot": Repeated(account.department_id),
         "doctor_id_snapshot": Repeated(account.doctor_id),
         "topic": Repeated(""),
-        "extra": Chunked(functools.partial(records.extra_json, encoder().encode)),
+        # JSON built a chunk at a time while the database writes the previous one; Chinese text as UTF-8 rather
+        # than \u escapes (shorter to store and to check, the same JSON).
+        "extra": Chunked(functools.partial(records.extra_json, encoder(ensure_ascii=False).encode)),
         "source": Repeated(source),
         "metric_import_id": Repeated(metric_import.pk if metric_import is not None else None),
         "updated_at": Repeated(timezone.now()),
