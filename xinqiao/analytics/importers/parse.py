@@ -17,7 +17,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from django.utils.translation import gettext as _
 
@@ -811,9 +811,17 @@ class ContentColumns:
     def __len__(self) -> int:
         return len(self.numbers)
 
-    def __getitem__(self, position: int) -> ContentRecord:
+    @overload
+    def __getitem__(self, position: int) -> ContentRecord: ...
+    @overload
+    def __getitem__(self, position: slice) -> list[ContentRecord]: ...
+
+    def __getitem__(self, position):
+        if isinstance(position, slice):
+            return [self[index] for index in range(*position.indices(len(self)))]
         if not -len(self) <= position < len(self):
             raise IndexError(position)
+        position %= len(self)
         return ContentRecord(
             self.content_keys[position],
             self.stat_dates[position],

@@ -130,3 +130,15 @@ def test_text_with_tabs_newlines_and_backslashes_is_stored_as_written(world):
     stored_title, extra = ContentMetricDaily.objects.filter(account=account).values_list("title", "extra").get()
     assert stored_title == title
     assert extra["unknown"] == {"作品链接": "a\\b\tc"}
+
+
+def test_the_columns_read_as_a_sequence_of_records():
+    sample = make_sample("douyin.works", fmt="csv", seed=9, rows=5)
+    columns = parse_file(sample.content, filename=sample.filename, platform="douyin", today=TODAY).content
+    records = list(columns)
+    assert [record.title for record in records] == [expected["title"] for expected in sample.expected]
+    assert columns[-1] == records[-1]
+    assert columns[1:3] == records[1:3]
+    assert columns[::-2] == records[::-2]
+    with pytest.raises(IndexError):
+        columns[5]
