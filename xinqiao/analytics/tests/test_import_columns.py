@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import psycopg
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
 
@@ -142,3 +143,29 @@ def test_the_columns_read_as_a_sequence_of_records():
     assert columns[::-2] == records[::-2]
     with pytest.raises(IndexError):
         columns[5]
+
+
+def test_several_thousand_rows_are_written_in_batches_by_both_paths(world):
+    """Over three statements' worth of rows: SQLite executes them in its writer thread."""
+    sample = make_sample("douyin.works", fmt="csv", seed=13, rows=3_500)
+    result = parse_file(sample.content, filename=sample.filename, platform="douyin", today=TODAY)
+    columns_account = make_account(world, name="列式")
+    rows_account = make_account(world, name="逐行")
+    assert upsert_content(account=columns_account, records=result.content, source="import") == (3_500, 0, 0)
+    assert upsert_content(account=rows_account, records=list(result.content), source="import") == (3_500, 0, 0)
+    assert stored(columns_account) == stored(rows_account)
+    assert len(stored(columns_account)) == 3_500
+
+
+def test_a_value_refused_in_the_last_batch_leaves_nothing_written(world):
+    from django.db import DataError, transaction
+
+    from xinqiao.analytics.importers.parse import ContentRecord
+
+    account = make_account(world)
+    day = dt.date(2025, 3, 7)
+    records = [ContentRecord(f"k{i}", day, f"t{i}", None, "video", {"views": i}, {}, [i]) for i in range(3_500)]
+    records.append(ContentRecord("bad", day, "bad", None, "video", {"views": 2**70}, {}, [0]))
+    with pytest.raises((OverflowError, DataError, psycopg.DataError)), transaction.atomic():
+        upsert_content(account=account, records=records, source="import")
+    assert ContentMetricDaily.objects.filter(account=account).count() == 0
