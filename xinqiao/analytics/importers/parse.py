@@ -585,7 +585,10 @@ def _read_rows(
     )
     numbers: list[int] = []
     kept_rows: list[list[Any]] = []
-    for number, row in enumerate(body, start=first_number):
+    if _no_empty_or_total_rows(result, body_cells, first_index):
+        numbers = list(range(first_number, first_number + len(body)))
+        kept_rows = body
+    for number, row in enumerate(() if kept_rows else body, start=first_number):
         try:
             is_empty = not "".join(row).strip()
         except TypeError:  # spreadsheet rows hold numbers and dates too
@@ -638,6 +641,28 @@ def _read_rows(
             result.content.append(_content_record(content_key, stat_date, members, split_by, platform, plan))
         else:
             result.account.append(_account_record(stat_date, members, split_by, export_type.kind))
+
+
+def _no_empty_or_total_rows(result: ParseResult, cells_of: Callable[[int], Sequence[Any]], first_index) -> bool:
+    """Whether the row-by-row skip of empty and totals rows can be skipped: some mapped column has a value in every
+    row (so no row is empty) and the first column holds no totals marker. Checked with C-level passes."""
+    if first_index is not None:
+        firsts = cells_of(first_index)
+        if set(map(type, firsts)) != {str} or set(map(str.lower, map(str.strip, firsts))) & TOTAL_MARKERS:
+            return False
+    return any(_never_null(cells_of(column.index)) for column in result.columns[:4] if column.canonical)
+
+
+def _never_null(cells: Sequence[Any]) -> bool:
+    if not cells:
+        return False
+    types = set(map(type, cells))
+    if types <= {int, float}:
+        return not any(map(math.isnan, cells))
+    if types == {str}:
+        stripped = list(map(str.strip, cells))
+        return all(stripped) and not set(map(str.lower, stripped)) & NULL_MARKERS
+    return False
 
 
 def _add_preview_rows(result: ParseResult, numbers: list[int], rows: list[list[Any]]) -> None:

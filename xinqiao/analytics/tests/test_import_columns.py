@@ -169,3 +169,20 @@ def test_a_value_refused_in_the_last_batch_leaves_nothing_written(world):
     with pytest.raises((OverflowError, DataError, psycopg.DataError)), transaction.atomic():
         upsert_content(account=account, records=records, source="import")
     assert ContentMetricDaily.objects.filter(account=account).count() == 0
+
+
+def test_row_numbers_and_skipped_lines_whether_or_not_the_file_has_blank_or_totals_rows():
+    lines = douyin_lines()  # title line, blank line, header (row 3), data rows 4 and 5
+
+    def read(rows):
+        return parse_file(csv_bytes(rows), filename="works.csv", platform="douyin", today=TODAY)
+
+    clean = read(lines)
+    assert [record.rows for record in clean.content] == [[4], [5]]
+    assert clean.skipped_rows == []
+    with_totals = read([*lines, ["合计", "", "2.2万", "", "", 920, 40, 38, 28, ""]])
+    assert with_totals.skipped_rows == [6]
+    assert [record.rows for record in with_totals.content] == [[4], [5]]
+    with_blank = read([*lines[:4], [], *lines[4:]])
+    assert [record.rows for record in with_blank.content] == [[4], [6]]
+    assert with_blank.data_rows == 2
