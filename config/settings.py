@@ -235,6 +235,11 @@ XINQIAO_WECHAT_OA_POLL_TIMEOUT = env_int("XINQIAO_WECHAT_OA_POLL_TIMEOUT", 1800)
 # messages and e-mails (reports, alerts); without it those messages carry relative paths only.
 XINQIAO_PUBLIC_URL = env_str("XINQIAO_PUBLIC_URL", "")
 
+# Security monitoring (REQ-AUD-006, docs/security-monitoring.md): working hours in Asia/Shanghai, Monday to Friday;
+# reveals and exports of patient identifiers outside them alert the hospital's admins.
+XINQIAO_SECURITY_WORK_START = env_str("XINQIAO_SECURITY_WORK_START", "08:00")
+XINQIAO_SECURITY_WORK_END = env_str("XINQIAO_SECURITY_WORK_END", "20:00")
+
 if XINQIAO_ENV == "test":
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}

@@ -1,6 +1,6 @@
 """The machine-readable data catalogue (REQ-CLS-001, REQ-CLS-002): load, validate and compare with the models.
 
-``data_catalogue.yaml`` at the repository root lists every table of the project's own apps and every column of
+``data_catalogue.yaml`` at the repository root lists every table of the installed apps and every column of
 each, with its dataset, PI and sensitive-PI flags, GB/T 39725 category, level (1-5), legal basis, retention rule
 and owner. Tables give the last four once; columns may override them. A table's level is the highest level of its
 columns (就高不就低).
@@ -25,7 +25,6 @@ from django.utils.translation import gettext as _
 
 CATALOGUE_FILENAME = "data_catalogue.yaml"
 CATALOGUE_VERSION = 1
-PROJECT_APP_PREFIX = "xinqiao."
 LEVELS = (1, 2, 3, 4, 5)
 NO_CATEGORY = "—"
 # GB/T 39725-2020 §6.1 data categories; a column names one or several joined by " + " ("(+ X)" marks a category
@@ -168,7 +167,9 @@ class _Validator:
         self.problems.append(Problem("invalid", table, column, message))
 
     def named_texts(self, key: str) -> dict[str, str]:
-        value = self.data.get(key)
+        if key not in self.data:
+            return {}  # already reported as a missing key
+        value = self.data[key]
         if not isinstance(value, Mapping):
             self.problem("", "", _('"%(key)s" must map names to descriptions') % {"key": key})
             return {}
@@ -198,10 +199,10 @@ class _Validator:
         retention_rules = self.named_texts("retention_rules")
         tables: dict[str, Table] = {}
         raw_tables = self.data.get("tables")
-        if not isinstance(raw_tables, Mapping):
+        if raw_tables is not None and not isinstance(raw_tables, Mapping):
             self.problem("", "", _('"tables" must map table names to their entries'))
             raw_tables = {}
-        for name, entry in raw_tables.items():
+        for name, entry in (raw_tables or {}).items():
             table = self.table(str(name), entry, datasets, retention_rules)
             if table is not None:
                 tables[table.name] = table
@@ -369,6 +370,14 @@ def catalogue_parse(data: Any, *, path: Path | None = None) -> Catalogue:
     return _Validator(data).run(path)
 
 
+def _yaml_error(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is None or problem is None:
+        return str(exc)
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
 def catalogue_load(path: Path | str | None = None) -> Catalogue:
     """Read and validate the catalogue file (default: ``data_catalogue.yaml`` next to manage.py)."""
     path = Path(path) if path is not None else default_catalogue_path()
@@ -382,20 +391,19 @@ def catalogue_load(path: Path | str | None = None) -> Catalogue:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         raise CatalogueError(
-            _("The data catalogue %(path)s is not valid YAML: %(error)s") % {"path": path, "error": exc}
+            _("The data catalogue %(path)s is not valid YAML: %(error)s") % {"path": path, "error": _yaml_error(exc)}
         ) from exc
     return catalogue_parse(data, path=path)
 
 
 def project_tables() -> dict[str, LiveTable]:
-    """Every table of the project's own apps: concrete models and auto-created many-to-many tables."""
+    """Every table the installed apps create: the project's own models, the framework's (users, sessions, the task
+    queue, the admin log: they hold personal data too) and auto-created many-to-many tables."""
     tables: dict[str, LiveTable] = {}
     for config in apps.get_app_configs():
-        if not config.name.startswith(PROJECT_APP_PREFIX):
-            continue
         for model in config.get_models(include_auto_created=True):
             meta = model._meta
-            if meta.proxy or meta.abstract:
+            if meta.proxy or meta.abstract or not meta.managed:
                 continue
             columns = tuple(
                 LiveColumn(name=f.column, field_name=f.name, field_type=type(f).__name__) for f in meta.concrete_fields

@@ -364,8 +364,9 @@ def rule_disabled_account(
     alerted: Mapping[str, tuple[dt.datetime, int]],
     state: AccountState,
 ) -> list[Finding]:
-    """(e) Use of a disabled account: a failed login recorded for a user who is disabled (Django refuses inactive
-    users, so their attempts are recorded as failed logins in their hospitals), or a login or attempt by a user
+    """(e) Use of a disabled account: a failed login recorded for a user who is disabled now or whose event says
+    ``detail["reason"] == "inactive"`` (Django refuses inactive users, so their attempts are recorded as failed
+    logins in their hospitals), or a login or attempt by a user
     whose membership of a hospital was removed (recorded without a hospital: the alert goes to that hospital)."""
     attempts: list[AuditEvent] = []
     variant_of: dict[int, str] = {}
@@ -373,7 +374,9 @@ def rule_disabled_account(
         user_pk = _user_pk(event)
         if event.action not in LOGIN_ACTIONS or user_pk is None:
             continue
-        if event.hospital_id and event.action != Action.LOGIN and user_pk in state.inactive_user_ids:
+        detail = event.detail if isinstance(event.detail, dict) else {}
+        inactive = user_pk in state.inactive_user_ids or detail.get("reason") == "inactive"
+        if event.hospital_id and event.action != Action.LOGIN and inactive:
             attempts.append(event)
             variant_of[event.pk] = "disabled"
         elif not event.hospital_id:

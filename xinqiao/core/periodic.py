@@ -54,6 +54,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "compute_influence_indices", "xinqiao.analytics.tasks.compute_influence_indices", every=dt.timedelta(days=1)
     ),
+    # REQ-AUD-006: reveal bursts, bulk exports, after-hours access, denied access, disabled accounts.
+    PeriodicJob("scan_security_events", "xinqiao.core.tasks.scan_security_events_task", every=dt.timedelta(minutes=5)),
 )
 
 

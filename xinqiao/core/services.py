@@ -762,6 +762,8 @@ def login_register_failure(username: str, request: HttpRequest | None = None) ->
             result=AuditEvent.Result.DENIED,
             object_type="user",
             object_id=known.pk if known is not None else "",
+            # a disabled account's attempt is a security signal of its own (docs/security-monitoring.md)
+            detail={"reason": "inactive"} if known is not None and not known.is_active else None,
         )
     return locked
 

@@ -56,8 +56,11 @@ def test_registry_and_slots():
         ("deliver_due_reports", "xinqiao.analytics.report_tasks.deliver_due_reports"),
         ("sync_wechat_metrics", "xinqiao.analytics.tasks.sync_wechat_metrics"),
         ("compute_influence_indices", "xinqiao.analytics.tasks.compute_influence_indices"),
+        ("scan_security_events", "xinqiao.core.tasks.scan_security_events_task"),
     ]
-    assert [int(job.every.total_seconds()) for job in PERIODIC_JOBS] == [60, 60, 60, 3600, 60, 3600, 3600, 86400]
+    assert [int(job.every.total_seconds()) for job in PERIODIC_JOBS] == [
+        60, 60, 60, 3600, 60, 3600, 3600, 86400, 300
+    ]  # fmt: skip
     assert slot_start(START, dt.timedelta(minutes=1)) == dt.datetime(2025, 9, 22, 2, 0, tzinfo=dt.UTC)
     assert scheduler("--list", "--job", "publish_due_content") == (
         "publish_due_content\txinqiao.content.tasks.publish_due_content\tevery 60s\n"

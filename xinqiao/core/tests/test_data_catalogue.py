@@ -83,15 +83,16 @@ def test_the_catalogue_covers_every_project_column_and_has_no_stale_entry():
         assert sorted(column.name for column in live.columns) == sorted(report.catalogue.tables[name].declared_columns)
 
 
-def test_project_tables_are_the_xinqiao_models_with_their_many_to_many_tables():
+def test_project_tables_are_every_installed_apps_models_with_their_many_to_many_tables():
     live = project_tables()
 
     assert live["core_patient"].model == "core.Patient"
     assert live["core_doctor_departments"].model == "core.Doctor_departments"
     assert [c.name for c in live["core_doctor_departments"].columns] == ["id", "doctor_id", "department_id"]
     assert live["xinqiao_channels_platformaccount"].model == "xinqiao_channels.PlatformAccount"
-    assert "auth_user" not in live
-    assert "django_session" not in live
+    # Django's own tables hold staff accounts and sessions: they are catalogued too
+    assert live["auth_user"].model == "auth.User"
+    assert [c.name for c in live["django_session"].columns] == ["session_key", "session_data", "expire_date"]
     assert {name.split("_")[0] for name in live} == {
         "core",
         "content",
@@ -99,7 +100,16 @@ def test_project_tables_are_the_xinqiao_models_with_their_many_to_many_tables():
         "integrations",
         "listening",
         "analytics",
+        "auth",
+        "django",
     }
+
+
+def test_staff_accounts_and_sessions_are_classified():
+    catalogue = catalogue_load()
+    assert catalogue.tables["auth_user"].level == 4  # the password hash is a credential
+    assert catalogue.tables["auth_user"].columns["email"].pi is True
+    assert catalogue.tables["django_session"].columns["session_data"].pi is True
 
 
 # --- levels (REQ-CLS-002) ------------------------------------------------------------------------------------
@@ -302,6 +312,14 @@ def test_unknown_keys_and_versions_are_rejected():
     ]
 
 
+def test_missing_top_level_keys_are_reported_once():
+    assert [str(problem) for problem in catalogue_parse({"version": 1}).problems] == [
+        'data_catalogue.yaml: missing required key "datasets"',
+        'data_catalogue.yaml: missing required key "retention_rules"',
+        'data_catalogue.yaml: missing required key "tables"',
+    ]
+
+
 def test_problem_locations():
     assert str(Problem("missing", "t", "", "m")) == "t: m"
     assert str(Problem("missing", "t", "c", "m")) == "t.c: m"
@@ -395,10 +413,13 @@ def test_missing_prints_a_stub_that_classified_and_pasted_passes_the_check(tmp_p
 
 
 def test_a_unclassified_stub_fails_the_check(tmp_path, catalogue_text):
-    text = catalogue_text.replace(
-        "      erased_at:           {pi: true, sensitive: false, category: 个人属性, level: 3}",
-        "      erased_at:           {pi: null, sensitive: null, category: null, level: null}",
+    text, count = re.subn(
+        r"^      erased_at: .*$",
+        "      erased_at: {pi: null, sensitive: null, category: null, level: null}",
+        catalogue_text,
+        flags=re.MULTILINE,
     )
+    assert count == 1
     path = write(tmp_path, text)
 
     _, err = run_failing("--check", "--file", path)
@@ -507,7 +528,7 @@ def test_an_unreadable_catalogue_is_a_clear_error(tmp_path):
     with pytest.raises(CommandError, match=r"is not valid YAML"):
         run("--check", "--file", path)
     path = write(tmp_path, "tables:\n  t: {}\n  t: {}\n")
-    with pytest.raises(CommandError, match=r'line 3: duplicate key "t"$'):
+    with pytest.raises(CommandError, match=r'is not valid YAML: line 3, column 3: duplicate key "t"$'):
         run("--check", "--file", path)
     path = write(tmp_path, "- a list\n")
     with pytest.raises(CommandError, match=r"^The data catalogue must be a YAML mapping with version, datasets"):

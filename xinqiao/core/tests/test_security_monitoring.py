@@ -320,6 +320,7 @@ def test_login_attempt_with_a_disabled_account_alerts(admins, client, password, 
     assert response.status_code == 200  # refused
     result = scan(at(minutes=5), django_capture_on_commit_callbacks)
     attempt = AuditEvent.objects.get(action=AuditEvent.Action.LOGIN_FAILED)
+    assert attempt.detail == {"reason": "inactive"}  # recorded at the attempt, so a later reactivation keeps it
     assert [f.key for f in result.new_alerts] == [f"sec:disabled:u{user.pk}:e{attempt.pk}"]
     notice = admin_notices(admins.hospital)[0]
     assert notice.level == "error"
@@ -348,6 +349,16 @@ def test_sign_in_after_the_membership_was_removed_alerts(admins, client, passwor
         "2025-01-08 10:00; attempts: 1)."
     )
     assert admin_notices(admins.other_hospital) == []
+
+
+def test_a_failed_login_marked_inactive_alerts_even_if_reactivated_since():
+    failed = event(9, at(), action=AuditEvent.Action.LOGIN_FAILED, actor_id=None, object_type="user", object_id="7")
+    marked = event(9, at(), action=AuditEvent.Action.LOGIN_FAILED, actor_id=None, object_type="user", object_id="7",
+                   detail={"reason": "inactive"})  # fmt: skip
+    state = monitoring.AccountState(usernames={7: "alice"})
+    assert monitoring.rule_disabled_account([failed], since=at(minutes=-60), alerted={}, state=state) == []
+    findings = monitoring.rule_disabled_account([marked], since=at(minutes=-60), alerted={}, state=state)
+    assert [(f.key, f.actor, f.variant) for f in findings] == [("sec:disabled:u7:e9", "alice", "disabled")]
 
 
 def test_a_login_of_an_active_member_is_not_an_alert(admins, client, password, django_capture_on_commit_callbacks):
