@@ -6,11 +6,11 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, Max, Min
+from django.db.models import Max, Min
 from django.db.models.functions import ExtractHour
 
 from xinqiao.analytics.selectors import LOCAL_TZ, Filters, content_rows
-from xinqiao.analytics.selectors.period import content_aggregate_expressions, content_totals
+from xinqiao.analytics.selectors.period import content_aggregate_expressions, content_totals, totals_with_posts
 from xinqiao.core.models import Hospital
 
 INTERACTIONS = ("likes", "comments", "shares", "favorites")
@@ -81,13 +81,12 @@ def best_hours(
     department_ids: Iterable[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Per platform and local publish hour: posts, views per post and interaction rate (GROUP BY hour)."""
-    rows = (
+    rows = totals_with_posts(
         content_rows(hospital, start, end, filters, department_ids)
         .filter(published_at__isnull=False)
-        .annotate(hour=ExtractHour("published_at", tzinfo=LOCAL_TZ))
-        .values("platform", "hour")
-        .annotate(posts=Count("content_key", distinct=True), **content_aggregate_expressions())
-        .order_by("platform", "hour")
+        .annotate(hour=ExtractHour("published_at", tzinfo=LOCAL_TZ)),
+        "platform",
+        "hour",
     )
     result = []
     for row in rows:

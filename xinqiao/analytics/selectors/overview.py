@@ -6,14 +6,13 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count
-
 from xinqiao.analytics.selectors import Filters, content_rows
 from xinqiao.analytics.selectors.period import (
     content_aggregate_expressions,
     content_totals,
     period_summary,
     sum_content_totals,
+    totals_with_posts,
 )
 from xinqiao.core.models import Hospital
 
@@ -64,12 +63,7 @@ def platform_split(
 ) -> list[dict[str, Any]]:
     """Per platform: posts, impressions, views, interactions, interaction rate; most viewed first."""
     rows = []
-    for row in (
-        content_rows(hospital, start, end, filters, department_ids)
-        .values("platform")
-        .annotate(posts=Count("content_key", distinct=True), **content_aggregate_expressions())
-        .order_by("platform")
-    ):
+    for row in totals_with_posts(content_rows(hospital, start, end, filters, department_ids), "platform"):
         totals = content_totals(row)
         interactions = sum(totals[name] for name in ("likes", "comments", "shares", "favorites"))
         rows.append(

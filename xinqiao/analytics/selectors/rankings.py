@@ -6,11 +6,9 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count
-
 from xinqiao.analytics.selectors import Filters, content_rows
 from xinqiao.analytics.selectors.content import _derived
-from xinqiao.analytics.selectors.period import content_aggregate_expressions, content_totals
+from xinqiao.analytics.selectors.period import content_totals, totals_with_posts
 from xinqiao.core.models import Department, Doctor, Hospital
 
 
@@ -32,11 +30,9 @@ def doctor_ip_ranking(
     """Doctors marked as doctor IP ranked by views of the content linked to them, then interaction rate."""
     doctors = {d.pk: d.name for d in Doctor.objects.filter(hospital=hospital, is_ip=True)}
     rows = []
-    for row in (
-        content_rows(hospital, start, end, filters, department_ids)
-        .filter(doctor_id_snapshot__in=list(doctors))
-        .values("doctor_id_snapshot")
-        .annotate(posts=Count("content_key", distinct=True), **content_aggregate_expressions())
+    for row in totals_with_posts(
+        content_rows(hospital, start, end, filters, department_ids).filter(doctor_id_snapshot__in=list(doctors)),
+        "doctor_id_snapshot",
     ):
         totals = content_totals(row)
         rows.append(
@@ -65,11 +61,9 @@ def department_ranking(
     are left out). A department-scoped viewer sees their own departments' rows only."""
     names = dict(Department.objects.filter(hospital=hospital).values_list("pk", "name"))
     rows = []
-    for row in (
-        content_rows(hospital, start, end, filters, department_ids)
-        .filter(department_id_snapshot__isnull=False)
-        .values("department_id_snapshot")
-        .annotate(posts=Count("content_key", distinct=True), **content_aggregate_expressions())
+    for row in totals_with_posts(
+        content_rows(hospital, start, end, filters, department_ids).filter(department_id_snapshot__isnull=False),
+        "department_id_snapshot",
     ):
         totals = content_totals(row)
         department_id = row["department_id_snapshot"]

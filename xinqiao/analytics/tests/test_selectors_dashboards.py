@@ -208,3 +208,29 @@ def test_topic_overview_rolls_up_to_the_same_rows_as_direct_grouping(world, data
         ("高血压", 1, 1200, 2),
         ("儿童用药误区", 1, 400, 1),
     ]
+
+
+@pytest.mark.parametrize(
+    "group_by", [("platform",), ("account_id",), ("department_id_snapshot",), ("platform", "content_format")]
+)
+def test_totals_with_posts_equal_a_distinct_count_per_group(world, data, group_by):
+    from django.db.models import Count
+
+    from xinqiao.analytics.selectors import content_rows
+    from xinqiao.analytics.selectors.period import content_aggregate_expressions, totals_with_posts
+
+    rows = content_rows(world.hospital, OCT[0], OCT[1], Filters(), None)
+    expected = list(
+        rows.values(*group_by)
+        .annotate(posts=Count("content_key", distinct=True), **content_aggregate_expressions())
+        .order_by(*group_by)
+    )
+    ours = totals_with_posts(rows, *group_by)
+    assert len(ours) > 1
+    assert [(row["posts"], row["total_views"]) for row in ours] == [
+        (row["posts"], row["total_views"]) for row in expected
+    ]
+    for mine, theirs in zip(ours, expected, strict=True):
+        assert mine.keys() == theirs.keys()
+        for key, value in theirs.items():
+            assert mine[key] == (pytest.approx(value) if isinstance(value, float) else value), key
