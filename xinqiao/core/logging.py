@@ -15,9 +15,25 @@ from xinqiao.lib.identity import mask_id_number, mask_mobile
 
 ID_PATTERN = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[\dXx])(?![0-9A-Za-z])")
 MOBILE_PATTERN = re.compile(r"(?<!\d)(?:\+?86[-\s]?)?(1[3-9]\d)[-\s]?(\d{4})[-\s]?(\d{4})(?!\d)")
+# Task, request and object ids: random hex, never an identifier, but their 12-digit tail can look like a mobile.
+UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def redact(text: str) -> str:
+    """``text`` with every mobile and resident ID number masked; UUIDs are left whole."""
+    if UUID_PATTERN.search(text) is None:
+        return _redact(text)
+    parts = []
+    last = 0
+    for match in UUID_PATTERN.finditer(text):
+        parts.append(_redact(text[last : match.start()]))
+        parts.append(match.group(0))
+        last = match.end()
+    parts.append(_redact(text[last:]))
+    return "".join(parts)
+
+
+def _redact(text: str) -> str:
     text = ID_PATTERN.sub(lambda m: mask_id_number(m.group(0)), text)
     return MOBILE_PATTERN.sub(lambda m: mask_mobile(m.group(1) + m.group(2) + m.group(3)), text)
 
