@@ -25,3 +25,15 @@ def world(db) -> HospitalWorld:
 @pytest.fixture
 def password() -> str:
     return PASSWORD
+
+
+@pytest.fixture
+def english_ui(settings):
+    """English UI for tests that assert English msgids (the product's default language is zh-hans). Test packages
+    that assert English everywhere use it autouse from their conftest; a test that checks the Chinese UI switches
+    with ``translation.override("zh-hans")`` itself."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield

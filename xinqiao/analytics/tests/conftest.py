@@ -14,11 +14,5 @@ from xinqiao.channels.tests.fixtures import fast_wechat  # noqa: F401 - re-expor
 
 
 @pytest.fixture(autouse=True)
-def english_ui(settings):
-    """These tests assert English msgids; the product's default language is zh-hans (a test that checks the Chinese
-    UI switches with ``translation.override("zh-hans")`` itself)."""
-    from django.utils import translation
-
-    settings.LANGUAGE_CODE = "en"
-    with translation.override("en"):
-        yield
+def _english(english_ui):
+    """These tests assert English msgids (``english_ui`` in the root conftest)."""

@@ -27,10 +27,5 @@ def robot_sandbox(robot_sandbox_server: WeComRobotSandbox) -> WeComRobotSandbox:
 
 
 @pytest.fixture(autouse=True)
-def english_ui(settings):
-    """These tests assert English msgids; the product's default language is zh-hans."""
-    from django.utils import translation
-
-    settings.LANGUAGE_CODE = "en"
-    with translation.override("en"):
-        yield
+def _english(english_ui):
+    """These tests assert English msgids (``english_ui`` in the root conftest)."""
