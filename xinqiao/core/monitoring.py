@@ -598,6 +598,8 @@ def deliver_finding(finding: Finding) -> int | None:
     alerted before (nothing is sent then)."""
     from xinqiao.channels.models import Notification
     from xinqiao.channels.services import notify
+    from xinqiao.integrations.models import NotificationRoute
+    from xinqiao.integrations.services import outbound_enqueue
 
     link = finding_link(finding)
     with transaction.atomic():
@@ -618,9 +620,19 @@ def deliver_finding(finding: Finding) -> int | None:
             audience_role=Membership.Role.ADMIN,
         )
         recipients = admin_emails(finding.hospital_id)
+        body = _email_body(finding, message, link, hospital)
         if recipients:
-            body = _email_body(finding, message, link, hospital)
             transaction.on_commit(lambda: _send_email(recipients, message, body, finding.key))
+        # Routes an admin subscribed to security alerts (a 企业微信 security group, a shared mailbox) get it through
+        # the outbox, with its retries and robot budget.
+        outbound_enqueue(
+            hospital_id=finding.hospital_id,
+            purpose=NotificationRoute.Purpose.SECURITY,
+            dedup_key=finding.key,
+            subject=message[:200],
+            body_markdown=body,
+            severity=1.0 if LEVELS[finding.rule] == "error" else 0.5,
+        )
     return len(recipients)
 
 

@@ -25,6 +25,7 @@ class NotificationRoute(models.Model):
         ALERTS = "alerts", _("Public-opinion alerts")
         CASES = "cases", _("Crisis case escalations")
         REPORTS = "reports", _("Scheduled reports")
+        SECURITY = "security", _("Security alerts")
 
     hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="notification_routes")
     name = models.CharField(_("name"), max_length=60)

@@ -435,3 +435,30 @@ def test_task_and_command_run_the_scan(admins, django_capture_on_commit_callback
     anchor = AuditEvent.objects.filter(action=AuditEvent.Action.REVEAL).latest("pk")
     assert admin_notices(admins.hospital)[0].link.endswith(f"#sec:reveals:u{service.pk}:e{anchor.pk}")
     assert len(mail.outbox) == 1
+
+
+def test_routes_subscribed_to_security_alerts_get_each_alert_once_through_the_outbox(
+    admins, django_capture_on_commit_callbacks
+):
+    from xinqiao.integrations import services as integrations
+    from xinqiao.integrations.models import OutboundMessage
+
+    route = integrations.notification_route_create(
+        principal=admins.principal("admin"),
+        data=integrations.RouteInput(
+            name="安全值班", kind="email", emails=["security@example.org"], purposes=["security"]
+        ),
+    )
+    for index in range(21):
+        reveal(admins, at(minutes=2 * index))
+    scan(at(minutes=45), django_capture_on_commit_callbacks)
+    scan(at(minutes=50), django_capture_on_commit_callbacks)
+
+    [queued] = OutboundMessage.objects.filter(purpose="security")
+    notice = admin_notices(admins.hospital)[0]
+    assert (queued.route_id, queued.subject, queued.dedup_key) == (route.pk, notice.message, notice.link.split("#")[1])
+    assert queued.status == OutboundMessage.Status.SENT  # delivered after commit (the tests' immediate task backend)
+    assert sorted(recipient for message in mail.outbox for recipient in message.to) == [
+        ADMIN_EMAIL,
+        "security@example.org",
+    ]
