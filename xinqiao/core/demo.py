@@ -16,7 +16,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import datetime as dt
-import functools
 import itertools
 import multiprocessing
 import random
@@ -34,6 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from xinqiao.core import vault
+from xinqiao.core.bulk import bulk_upsert_columns
 from xinqiao.core.exceptions import ApplicationError
 from xinqiao.core.models import (
     AuditEvent,
@@ -798,50 +798,13 @@ class PatientGenerator:
 
 
 def _insert_rows(model: type[Any], columns: Sequence[str], rows: list[Row]) -> None:
-    """Plain multi-row INSERTs for the child tables: the ORM's per-value compilation costs more than the
-    database does at a million rows. Values are adapted exactly as the ORM would for this backend."""
-    if not rows:
-        return
-    ops = connection.ops
-    fields = [model._meta.get_field(column) for column in columns]
-    adapters: list[Callable[[Any], Any] | None] = []
-    for model_field in fields:
-        kind = model_field.get_internal_type()
-        if kind == "DateTimeField":
-            adapters.append(ops.adapt_datetimefield_value)
-        elif kind == "DateField":
-            adapters.append(ops.adapt_datefield_value)
-        elif kind == "JSONField":
-            adapters.append(functools.partial(ops.adapt_json_value, encoder=model_field.encoder))
-        else:
-            adapters.append(None)
-    names = ", ".join(ops.quote_name(model_field.column) for model_field in fields)
-    table = ops.quote_name(model._meta.db_table)
-    if connection.vendor == "postgresql":
-        # COPY: Django's psycopg cursor binds parameters on the client, so multi-row VALUES statements cost more
-        # than the server's work (5 million metric rows: COPY is several times faster).
-        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(
-                    [value if adapt is None else adapt(value) for value, adapt in zip(row, adapters, strict=True)]
-                )
-        return
-    placeholders = f"({', '.join(['%s'] * len(fields))})"
-    # several hundred rows per statement: one statement per row is what makes executemany slow on PostgreSQL
-    per_statement = min(INSERT_ROWS_PER_STATEMENT, (connection.features.max_query_params or 10**9) // len(fields))
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            params: list[Any] = []
-            for row in chunk:
-                params.extend(
-                    value if adapt is None else adapt(value) for value, adapt in zip(row, adapters, strict=True)
-                )
-            values = ", ".join([placeholders] * len(chunk))
-            cursor.execute(f"INSERT INTO {table} ({names}) VALUES {values}", params)  # noqa: S608 - identifiers from model metadata
+    """Plain inserts for the child tables (``core.bulk``: multi-row INSERTs on SQLite, COPY on PostgreSQL): the
+    ORM's per-value compilation costs more than the database does at a million rows."""
+    if rows:
+        data = dict(zip(columns, map(list, zip(*rows, strict=True)), strict=True))
+        bulk_upsert_columns(model, data, len(rows), columns=tuple(columns), insert_only=True)
 
 
-INSERT_ROWS_PER_STATEMENT = 1000
 CONSENT_COLUMNS = (
     "hospital",
     "patient",

@@ -36,10 +36,10 @@ from xinqiao.analytics.importers.parse import (
 )
 from xinqiao.analytics.importers.values import SHANGHAI
 from xinqiao.analytics.models import AccountMetricDaily, ContentMetricDaily, MetricImport, MetricSource
-from xinqiao.analytics.services.bulk import Chunked, Repeated, bulk_upsert, bulk_upsert_columns
 from xinqiao.channels.models import PlatformAccount, Publication
 from xinqiao.core.access import Action, Principal
 from xinqiao.core.audit import audit_record
+from xinqiao.core.bulk import Chunked, Repeated, bulk_upsert, bulk_upsert_columns
 from xinqiao.core.exceptions import ApplicationError
 from xinqiao.core.models import AuditEvent, Hospital
 

@@ -1,4 +1,6 @@
-"""Bulk writes of metric facts from columns: ``INSERT … ON CONFLICT`` on SQLite, ``COPY`` on PostgreSQL.
+"""Bulk writes from columns: multi-row ``INSERT [… ON CONFLICT]`` on SQLite, ``COPY`` on PostgreSQL.
+
+Used by the metric imports and by the demo and bench seeders.
 
 An import of 200,000 rows spends most of its time here, so the rows are never built as model instances or dicts:
 each column is a list (or one ``Repeated`` value, or a ``Chunked`` column computed a slice at a time), adapted
@@ -58,7 +60,7 @@ def bulk_upsert_columns(
     data: dict[str, Column],
     count: int,
     *,
-    unique: tuple[str, ...],
+    unique: tuple[str, ...] = (),
     columns: tuple[str, ...],
     json_text: frozenset[str] = frozenset(),
     insert_only: bool = False,
@@ -76,6 +78,8 @@ def bulk_upsert_columns(
     meta = model._meta
     fields = [meta.get_field(name) for name in columns]
     prepared = [_prepared(data[name], field, name in json_text) for name, field in zip(columns, fields, strict=True)]
+    if not insert_only and not unique:
+        raise ValueError("an upsert needs the unique columns it conflicts on")
     quote = connection.ops.quote_name
     unique_columns = {meta.get_field(name).column for name in unique}
     column_sql = ", ".join(quote(field.column) for field in fields)
@@ -84,8 +88,9 @@ def bulk_upsert_columns(
         for field in fields
         if field.column not in unique_columns
     )
-    on_conflict = f" ON CONFLICT ({', '.join(quote(meta.get_field(name).column) for name in unique)})"
-    on_conflict += f" DO UPDATE SET {updates}"
+    on_conflict = "" if insert_only else (
+        f" ON CONFLICT ({', '.join(quote(meta.get_field(name).column) for name in unique)}) DO UPDATE SET {updates}"
+    )  # fmt: skip
     table = quote(meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -107,7 +112,7 @@ def bulk_upsert_columns(
             cursor.execute(f"DROP TABLE {staging}")
             return
         head = f"INSERT INTO {table} ({column_sql}) VALUES "  # noqa: S608 - names from the model, values bound
-        _insert(cursor, head, "" if insert_only else on_conflict, prepared, count)
+        _insert(cursor, head, on_conflict, prepared, count)
 
 
 def _prepared(values: Column, field, is_json_text: bool) -> Column:
