@@ -9,6 +9,8 @@
 # give each concurrent user its own. initdb refuses to run as root, so as root the server runs as
 # the `postgres` user (via runuser). Durability is switched off: the data is thrown away anyway.
 # The bootstrap superuser `xinqiao` (trust auth, TCP on loopback) can create Django's test databases.
+# PGTEST_SETTINGS adds server settings, e.g. "-c shared_buffers=4GB" (make bench sizes the server as
+# docs/operations.md recommends for production).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root_dir="$PWD"
@@ -109,7 +111,7 @@ start() {
     for attempt in 1 2 3 4 5; do
         port="$(free_port)"
         if as_owner "$bindir/pg_ctl" start -D "$data_parent/data" -w -t 60 -l "$data_parent/server.log" \
-            -o "-p $port -c listen_addresses=127.0.0.1 -k $data_parent -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+            -o "-p $port -c listen_addresses=127.0.0.1 -k $data_parent -c fsync=off -c synchronous_commit=off -c full_page_writes=off ${PGTEST_SETTINGS:-}" \
             >/dev/null; then
             break
         fi

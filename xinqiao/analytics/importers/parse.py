@@ -22,6 +22,7 @@ from typing import Any, overload
 from django.utils.translation import gettext as _
 
 from xinqiao.analytics.importers import headers as h
+from xinqiao.analytics.importers.columnar import read_columnar
 from xinqiao.analytics.importers.reading import ReadError, Table, read_table
 from xinqiao.analytics.importers.values import (
     MAX_COUNT,
@@ -191,18 +192,19 @@ def _column_letter(index: int) -> str:
 
 def parse_file(data: bytes, *, filename: str, platform: str, today: dt.date | None = None) -> ParseResult:
     try:
-        table = read_table(data, filename)
-    except ReadError as error:
+        return parse_table(read_table(data, filename), platform=platform, today=today)
+    except ReadError as error:  # (a CSV file is read into rows as the parse goes)
         result = ParseResult(platform=platform)
         result.add_error(0, "", error.message)
         return result
-    return parse_table(table, platform=platform, today=today)
 
 
 def parse_table(table: Table, *, platform: str, today: dt.date | None = None) -> ParseResult:
     today = today or shanghai_today()
     result = ParseResult(platform=platform, file_kind=table.file_kind, encoding=table.encoding)
-    rows = table.rows
+    # The header search, the column mapping and the title lines need the first rows only: the body is read by the
+    # columnar path when it can, else row by row.
+    rows = table.head(h.HEADER_SEARCH_ROWS + 200)
     found = h.find_header_row(rows)
     if found is None:
         first = next((row for row in rows[: h.HEADER_SEARCH_ROWS] if any(not is_null(cell) for cell in row)), [])
@@ -258,7 +260,8 @@ def parse_table(table: Table, *, platform: str, today: dt.date | None = None) ->
     if "stat_date" not in result.column_map.values():
         result.snapshot_date = _snapshot_date(result, rows[:header_index], today)
     with without_cyclic_gc():
-        _read_rows(result, rows, header_index, export_type, platform, today)
+        if not read_columnar(result, table, header_index, export_type, platform, today):
+            _read_rows(result, table.rows, header_index, export_type, platform, today)
     return result
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -27,12 +28,50 @@ class ReadError(ValueError):
         self.message = message
 
 
-@dataclass
 class Table:
-    rows: list[list[Any]]
-    file_kind: str  # csv / xlsx / xls
-    encoding: str = ""  # CSV only
-    reader: str = ""
+    """The cells of the first sheet, row by row. A CSV table keeps its text and reads it into rows only when asked:
+    the columnar path (``importers.columnar``) reads the body of a large clean export column by column instead."""
+
+    def __init__(
+        self,
+        rows: list[list[Any]] | None = None,
+        *,
+        file_kind: str,
+        encoding: str = "",
+        reader: str = "",
+        text: str | None = None,
+        delimiter: str = ",",
+    ) -> None:
+        self._rows = rows
+        self.file_kind = file_kind  # csv / xlsx / xls
+        self.encoding = encoding  # CSV only
+        self.reader = reader
+        self.text = text  # CSV only
+        self.delimiter = delimiter
+
+    @property
+    def rows(self) -> list[list[Any]]:
+        if self._rows is None:
+            self._rows = list(self._csv_rows(self.text or ""))
+        return self._rows
+
+    def head(self, count: int) -> list[list[Any]]:
+        """The first ``count`` rows, without reading the rest of a CSV file."""
+        if self._rows is not None or self.text is None:
+            return self.rows[:count]
+        text = self.text
+        size = 65_536
+        while True:  # rows from a prefix of the text; every row but the prefix's last is whole
+            rows = list(itertools.islice(self._csv_rows(text[:size]), count + 1))
+            if len(rows) > count or size >= len(text):
+                return rows[:count]
+            size *= 4
+
+    def _csv_rows(self, text: str) -> Iterator[list[str]]:
+        try:
+            yield from csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter)
+        except csv.Error as error:
+            raise ReadError(_("The CSV file cannot be read: %(error)s") % {"error": error}) from None
 
 
 def file_kind(data: bytes, filename: str = "") -> str:
@@ -85,17 +124,13 @@ def read_csv(data: bytes) -> Table:
     delimiter = max((",", "\t", ";"), key=lambda candidate: counts[candidate])
     if counts[delimiter] == 0:
         delimiter = ","
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as error:
-        raise ReadError(_("The CSV file cannot be read: %(error)s") % {"error": error}) from None
-    return Table(rows=rows, file_kind="csv", encoding=encoding, reader="csv")
+    return Table(file_kind="csv", encoding=encoding, reader="csv", text=text, delimiter=delimiter)
 
 
 def read_workbook(data: bytes, kind: str) -> Table:
     """The first sheet's cells. calamine first (fast, both formats); openpyxl/xlrd if it cannot read the file."""
     try:
-        return Table(rows=_calamine_rows(data), file_kind=kind, reader="calamine")
+        return Table(_calamine_rows(data), file_kind=kind, reader="calamine")
     except Exception as error:  # noqa: BLE001 - any calamine failure: try the pure-Python reader before giving up
         logger.info(
             "calamine could not read the %s workbook (%s): trying the fallback reader", kind, type(error).__name__
@@ -104,7 +139,7 @@ def read_workbook(data: bytes, kind: str) -> Table:
         rows = _openpyxl_rows(data) if kind == "xlsx" else _xlrd_rows(data)
     except Exception:  # noqa: BLE001 - a broken workbook: one clear message
         raise ReadError(_("The Excel file cannot be opened: export it from the platform again.")) from None
-    return Table(rows=rows, file_kind=kind, reader="openpyxl" if kind == "xlsx" else "xlrd")
+    return Table(rows, file_kind=kind, reader="openpyxl" if kind == "xlsx" else "xlrd")
 
 
 def _calamine_rows(data: bytes) -> list[list[Any]]:
