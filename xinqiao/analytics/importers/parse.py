@@ -743,9 +743,12 @@ def _clean_content(
     unknown_columns: list[tuple[str, list[Any]]],
     platform: str,
     today: dt.date,
+    *,
+    content_keys: list[str] | None = None,
 ) -> ContentColumns | None:
     """The records of a content export without per-channel rows, built column by column, when no row has an
-    empty or future date, an empty title or a duplicate key; None otherwise (``_check_rows`` then reports each)."""
+    empty or future date, an empty title or a duplicate key; None otherwise (``_check_rows`` then reports each).
+    ``content_keys``: the rows' keys when the caller has computed them."""
     n = len(numbers)
     stat_dates = columns.get("stat_date")
     if stat_dates is None:
@@ -768,7 +771,8 @@ def _clean_content(
         return None
     if titles is None and any(not content_id for content_id in columns["content_id"]):
         return None
-    content_keys = _content_keys(platform, n, columns)
+    if content_keys is None:
+        content_keys = _content_keys(platform, n, columns)
     if len(set(zip(content_keys, stat_dates, strict=True))) != n:
         return None
     plan = _content_plan(list(columns), [])
@@ -809,7 +813,9 @@ def _clean_content(
 class ContentColumns:
     """The content records of a clean export held column by column (``_clean_content``): the import writes them
     without building an object and a dict per row (``ContentMetricDaily`` rows straight from the columns, the
-    ``extra`` JSON from per-column fragments). Reads as a sequence of ``ContentRecord`` for everything else."""
+    ``extra`` JSON from per-column fragments). Reads as a sequence of ``ContentRecord`` for everything else. The
+    records of a CSV read by ``importers.columnar`` come in content-key order (each with its row number); the
+    order carries no meaning otherwise."""
 
     def __init__(
         self,

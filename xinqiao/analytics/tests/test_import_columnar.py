@@ -21,9 +21,10 @@ CONTENT_CODES = [t.code for t in EXPORT_TYPES if t.kind == "content"]
 
 
 def snapshot(result: parse.ParseResult) -> dict[str, Any]:
+    """Everything the parse found; the records in content-key order (the columnar path's order; a stable sort, as
+    the path's own)."""
     fields = {field.name: getattr(result, field.name) for field in dataclasses.fields(result)}
-    content = fields.pop("content")
-    fields["content"] = vars(content) if isinstance(content, ContentColumns) else content
+    fields["content"] = sorted(fields["content"], key=lambda record: record.content_key)
     fields["errors"] = [error.as_dict() for error in result.errors]
     return fields
 
@@ -204,3 +205,15 @@ def _row(generator, index: int) -> list[str]:
         f"{pad}{generator.randrange(1000)}{pad}",
         generator.choice(["", "https://v.douyin.com/x", "\u3000"]),
     ]
+
+
+def test_the_columnar_records_come_in_content_key_order_with_their_row_numbers(monkeypatch):
+    sample = make_sample("douyin.works", fmt="csv", seed=21, rows=300)
+    columnar_result, _fast, slow = both_paths(sample.content, monkeypatch=monkeypatch)
+    records = columnar_result.content
+    assert isinstance(records, ContentColumns)
+    assert records.content_keys == sorted(records.content_keys)
+    assert sorted(records.numbers) == list(range(slow.header_row + 1, slow.header_row + 301))
+    by_row = {record.rows[0]: record for record in slow.content}
+    assert all(by_row[record.rows[0]] == record for record in records)
+    assert [preview["row"] for preview in columnar_result.preview_rows] == list(range(4, 24))  # the file's order
