@@ -1,6 +1,7 @@
 """Overview and topic dashboards at bench scale: aggregated GROUP BY selectors vs naive per-row ORM iteration.
 
-Data (built once per bench database with plain multi-row INSERTs, reused while at size): a separate hospital
+Data (built once per bench database with plain multi-row INSERTs, day by day as a hospital's data arrives, reused
+while at size): a separate hospital
 ``bench-analytics`` with 20 accounts on five platforms, 8 departments, 10 doctors, 20,000 content items with
 their publications, and **5,000,000 ``ContentMetricDaily`` rows** (20,000 content keys × 250 daily rows, each
 key published on a day in the first 115 days of the year 2025-11-01 … 2026-10-31, so every day of the year has
@@ -86,6 +87,15 @@ def _wipe(hospital) -> None:
     PlatformAccount.objects.filter(hospital=hospital).delete()
 
 
+def _written_day_by_day(hospital) -> bool:
+    """Whether the stored rows were written in date order (first row on the year's first day, last on its last);
+    data written key by key by an older version of this module is built again."""
+    from xinqiao.analytics.models import ContentMetricDaily
+
+    days = ContentMetricDaily.objects.filter(hospital=hospital).order_by("pk").values_list("stat_date", flat=True)
+    return days.first() == END - dt.timedelta(days=YEAR_DAYS - 1) and days.last() == END
+
+
 def build(quick: bool, seed: int = 2026) -> dict[str, Any]:
     """Create (or reuse) the bench hospital's data; returns what exists and how long building took."""
     from django.contrib.auth import get_user_model
@@ -110,7 +120,11 @@ def build(quick: bool, seed: int = 2026) -> dict[str, Any]:
         code=BENCH_CODE, defaults={"name": "基准测试医院", "short_name": "基准"}
     )
     existing = ContentMetricDaily.objects.filter(hospital=hospital).count()
-    if existing == scale["rows"] and Touch.objects.filter(hospital=hospital).count() == scale["touches"]:
+    if (
+        existing == scale["rows"]
+        and Touch.objects.filter(hospital=hospital).count() == scale["touches"]
+        and _written_day_by_day(hospital)
+    ):
         return {"reused": True, "rows": existing, "seconds": 0.0}
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -176,19 +190,29 @@ def build(quick: bool, seed: int = 2026) -> dict[str, Any]:
                "department_id_snapshot", "doctor_id_snapshot", "published_at", "stat_date", "impressions", "views",
                "viewers", "completion_rate", "likes", "comments", "shares", "favorites", "follows_gained", "extra",
                "source", "updated_at")  # fmt: skip
-    batch: list[tuple] = []
+    # Rows are written day by day, as they reach a hospital's table (the daily datacube sync, weekly or monthly
+    # exports), so the table's physical order follows the date as in production. Written key by key instead, a
+    # year read through the (hospital, day) index jumped across the whole table: 11.8 s instead of 1.6 s for one
+    # GROUP BY over the 5,000,000 rows on SQLite.
+    starting: dict[dt.date, list[tuple]] = defaultdict(list)
     for (account, item, publish_day, published_at, topic, index), publication in zip(keys, publications, strict=True):
-        platform = account.platform
-        content_format = FORMATS[platform]
-        base = rng.randint(200, 20000)
         doctor_id = account.doctor_id or (doctors[index % len(doctors)].pk if index % 7 == 0 else None)
-        for offset in range(DAYS_PER_KEY):
+        starting[publish_day].append((account, item, publish_day, published_at, topic, index, publication,
+                                      rng.randint(200, 20000), doctor_id))  # fmt: skip
+    batch: list[tuple] = []
+    active: list[tuple] = []
+    for day in (year_start + dt.timedelta(days=offset) for offset in range(YEAR_DAYS)):
+        active = [spec for spec in active if (day - spec[2]).days < DAYS_PER_KEY] + starting.pop(day, [])
+        for account, item, publish_day, published_at, topic, index, publication, base, doctor_id in active:
+            platform = account.platform
+            content_format = FORMATS[platform]
+            offset = (day - publish_day).days
             decay = 1.0 / (1 + offset * 0.2)
             views = int(base * decay * rng.uniform(0.5, 1.5)) + rng.randint(0, 3)
             completion = round(rng.uniform(0.2, 0.8), 3) if content_format == "video" else None
             batch.append((
                 hospital.pk, account.pk, publication.pk, platform, f"bench-{index}", item.title, content_format,
-                topic, item.department_id, doctor_id, published_at, publish_day + dt.timedelta(days=offset),
+                topic, item.department_id, doctor_id, published_at, day,
                 views * 3, views, int(views * 0.8), completion, views // 20, views // 100, views // 50, views // 40,
                 views // 200, {}, MetricSource.SEED, now,
             ))  # fmt: skip
