@@ -2,7 +2,7 @@
 
 ``parse_table`` finds the header, recognises the export type and maps the columns from the first rows as always;
 then ``read_columnar`` tries this path before the row-by-row one (``parse._read_rows``). It gives the same
-records the row path gives for the same file, in content-key order (see ``_read``), or declines (returns False, leaving the result as it
+records the row path gives for the same file, in (day, content key) order (see ``_read``), or declines (returns False, leaving the result as it
 was) whenever the file is not plain: per-channel rows, blank or totals lines, a cell that does not read, mixed
 units, a duplicate or empty key, a line polars and Python's ``csv`` module might split differently. The row path
 then reads the file and reports every problem with its row and column, as it did before this path existed.
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from xinqiao.analytics.importers.parse import ParseResult
     from xinqiao.analytics.importers.reading import Table
 
-KEY_FIELDS = ("content_id", "title", "publish_time")  # what ``parse._content_keys`` reads
+KEY_FIELDS = ("content_id", "title", "publish_time", "stat_date")  # what ``parse._content_keys`` reads, and the day
 CSV_FIELD_LIMIT = 131_072  # Python's csv module refuses longer fields (the row path then reports the file)
 _DIGITS = r"^-?[0-9]{1,18}$"  # what polars casts to Int64 exactly as ``int`` reads it
 
@@ -77,13 +77,19 @@ def _read(result: ParseResult, table: Table, header_index: int, platform: str, t
             return _unknown(cells[column.index])
         return _convert(cells[column.index], converters[column.index], h.FIELD_KINDS[column.canonical])
 
-    # The records come in content-key order (stable: a key's days keep the file's order). Written in this order,
-    # the unique (account, content key, day) index grows at its end instead of at a random place per row: a third
-    # less database time for 200,000 rows on SQLite. polars puts the cells in that order before they become Python
-    # objects, so the sort costs next to nothing.
+    # The records come in (day, content key) order. Written in this order the unique (account, content key, day)
+    # index is filled in one sweep per day instead of at a random place per row (a third less database time for
+    # 200,000 rows on SQLite) and the table's rows lie in date order, which is how the dashboards read them through
+    # the (hospital, day) index. polars puts the cells in that order before they become Python objects, so the sort
+    # costs next to nothing.
     key_columns = {column.canonical: read(column) for column in result.columns if column.canonical in KEY_FIELDS}
     content_keys = p._content_keys(platform, n, key_columns)
     order = sorted(range(n), key=content_keys.__getitem__)
+    days = key_columns.get("stat_date")
+    if days is not None:
+        if None in set(days):
+            raise _Decline  # an empty date: the row path reports it
+        order.sort(key=days.__getitem__)  # stable: each day's rows stay in key order
     first_number = header_index + 2
     if all(itertools.starmap(int.__lt__, itertools.pairwise(order))):
         numbers = list(range(first_number, first_number + n))

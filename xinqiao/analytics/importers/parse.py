@@ -814,8 +814,8 @@ class ContentColumns:
     """The content records of a clean export held column by column (``_clean_content``): the import writes them
     without building an object and a dict per row (``ContentMetricDaily`` rows straight from the columns, the
     ``extra`` JSON from per-column fragments). Reads as a sequence of ``ContentRecord`` for everything else. The
-    records of a CSV read by ``importers.columnar`` come in content-key order (each with its row number); the
-    order carries no meaning otherwise."""
+    records of a CSV read by ``importers.columnar`` come in (day, content key) order (each with its row number);
+    the order carries no meaning otherwise."""
 
     def __init__(
         self,

@@ -21,10 +21,9 @@ CONTENT_CODES = [t.code for t in EXPORT_TYPES if t.kind == "content"]
 
 
 def snapshot(result: parse.ParseResult) -> dict[str, Any]:
-    """Everything the parse found; the records in content-key order (the columnar path's order; a stable sort, as
-    the path's own)."""
+    """Everything the parse found; the records in (day, content key) order, the columnar path's."""
     fields = {field.name: getattr(result, field.name) for field in dataclasses.fields(result)}
-    fields["content"] = sorted(fields["content"], key=lambda record: record.content_key)
+    fields["content"] = sorted(fields["content"], key=lambda record: (record.stat_date, record.content_key))
     fields["errors"] = [error.as_dict() for error in result.errors]
     return fields
 
@@ -207,13 +206,23 @@ def _row(generator, index: int) -> list[str]:
     ]
 
 
-def test_the_columnar_records_come_in_content_key_order_with_their_row_numbers(monkeypatch):
+def test_the_columnar_records_come_in_day_and_key_order_with_their_row_numbers(monkeypatch):
     sample = make_sample("douyin.works", fmt="csv", seed=21, rows=300)
     columnar_result, _fast, slow = both_paths(sample.content, monkeypatch=monkeypatch)
     records = columnar_result.content
     assert isinstance(records, ContentColumns)
-    assert records.content_keys == sorted(records.content_keys)
+    assert records.content_keys == sorted(records.content_keys)  # a snapshot export: one day
+
     assert sorted(records.numbers) == list(range(slow.header_row + 1, slow.header_row + 301))
     by_row = {record.rows[0]: record for record in slow.content}
     assert all(by_row[record.rows[0]] == record for record in records)
     assert [preview["row"] for preview in columnar_result.preview_rows] == list(range(4, 24))  # the file's order
+
+    # an export with a day column: three days of the same two works, the latest day first
+    header = ["统计日期", *DOUYIN_HEADER]
+    rows = [[f"2025-03-0{day}", *row] for day in (7, 6, 5) for row in ROWS]
+    columnar_daily, fast, slow = both_paths(csv_bytes([header, *rows]), monkeypatch=monkeypatch)
+    pairs = list(zip(columnar_daily.content.stat_dates, columnar_daily.content.content_keys, strict=True))
+    assert len(set(columnar_daily.content.stat_dates)) == 3
+    assert pairs == sorted(pairs)
+    assert snapshot(fast) == snapshot(slow)

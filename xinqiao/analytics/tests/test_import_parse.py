@@ -34,7 +34,7 @@ def test_csv_encodings_and_shifted_header(encoding, detected):
     assert result.export_type.code == "douyin.works"
     assert result.header_row == 3
     assert result.snapshot_date == dt.date(2025, 3, 7)
-    first, second = sorted(result.content, key=lambda record: record.rows)  # records of a clean CSV: key order
+    first, second = sorted(result.content, key=lambda record: record.rows)  # a clean CSV: (day, key) order
     assert first.title == "高血压的日常管理"
     assert first.stat_date == dt.date(2025, 3, 7)
     assert first.published_at == dt.datetime(2025, 3, 2, 1, 30, tzinfo=dt.UTC)

@@ -32,7 +32,7 @@ def test_sample_parses_to_the_written_values(code, fmt):
         assert result.encoding == "gb18030"
     if result.content and not result.export_type.split_by:
         assert len(result.content) == len(sample.expected)
-        in_file_order = sorted(result.content, key=lambda record: record.rows)  # (a clean CSV's come in key order)
+        in_file_order = sorted(result.content, key=lambda record: record.rows)  # (a clean CSV's: (day, key) order)
         for record, expected in zip(in_file_order, sample.expected, strict=True):
             assert record.title == expected["title"]
             for canonical, target in CONTENT_FIELDS.items():
