@@ -102,3 +102,33 @@ def test_import_every_platform_then_download_the_monthly_reports(page, login, wo
         expected_sheets = sheet_titles(with_sentiment=False)
     assert load_workbook(io.BytesIO(downloads["xlsx"])).sheetnames == expected_sheets
     assert sorted(Report.objects.values_list("format", flat=True)) == ["pdf", "xlsx"]
+
+
+def test_a_dashboard_shows_it_is_working_while_a_period_is_computed(page, login, world):
+    """A year at scale takes seconds: while the filtered figures are computed the Apply button is disabled (no
+    second request by impatient clicks), a note says so and the results are marked busy; all three clear after."""
+    from playwright.sync_api import expect
+
+    login(page, "brand")
+    page.goto("/analytics/")
+    held = []
+
+    def hold(route) -> None:  # the filtered request waits until the test releases it
+        held.append(route)
+
+    page.route(lambda url: "/analytics/?" in url, hold)
+    form = page.get_by_test_id("dashboard-filters")
+    apply_button = form.locator("button[type=submit]")
+    indicator = page.get_by_test_id("dashboard-loading")
+    expect(indicator).to_be_hidden()
+    apply_button.click()
+    expect(apply_button).to_be_disabled()
+    expect(indicator).to_be_visible()
+    expect(page.locator("#results")).to_have_attribute("aria-busy", "true")
+    assert len(held) == 1
+    assert held[0].request.headers.get("hx-request") == "true"
+    held[0].continue_()
+    expect(apply_button).to_be_enabled()
+    expect(indicator).to_be_hidden()
+    expect(page.locator("#results")).not_to_have_attribute("aria-busy", "true")
+    assert page.get_by_test_id("value-views").is_visible()
