@@ -132,6 +132,8 @@ def _body_frame(table: Table, header_index: int, width: int) -> pl.DataFrame:
     if above != table.head(header_index + 1):
         raise _Decline
     body = lines[-1]
+    if body.count("\r") != body.count("\r\n"):
+        raise _Decline  # a carriage return alone ends a row for the csv module, not for polars
     try:
         frame = pl.read_csv(
             body.encode("utf-8"),
