@@ -43,6 +43,8 @@ class Table:
         delimiter: str = ",",
     ) -> None:
         self._rows = rows
+        self._head: list[list[Any]] = []  # the first rows of a CSV file read so far
+        self._head_is_all = False  # whether they are all its rows
         self.file_kind = file_kind  # csv / xlsx / xls
         self.encoding = encoding  # CSV only
         self.reader = reader
@@ -56,15 +58,19 @@ class Table:
         return self._rows
 
     def head(self, count: int) -> list[list[Any]]:
-        """The first ``count`` rows, without reading the rest of a CSV file."""
+        """The first ``count`` rows, without reading the rest of a CSV file (the rows read are kept for the next
+        call: the header search, the column mapping and the columnar path all ask)."""
         if self._rows is not None or self.text is None:
             return self.rows[:count]
+        if count <= len(self._head) or self._head_is_all:
+            return self._head[:count]
         text = self.text
         size = 65_536
         while True:  # rows from a prefix of the text; every row but the prefix's last is whole
             rows = list(itertools.islice(self._csv_rows(text[:size]), count + 1))
             if len(rows) > count or size >= len(text):
-                return rows[:count]
+                self._head, self._head_is_all = rows[:count], len(rows) <= count
+                return self._head[:count]
             size *= 4
 
     def _csv_rows(self, text: str) -> Iterator[list[str]]:

@@ -236,3 +236,14 @@ def test_the_columnar_records_come_in_day_and_key_order_with_their_row_numbers(m
     assert len(set(columnar_daily.content.stat_dates)) == 3
     assert pairs == sorted(pairs)
     assert snapshot(fast) == snapshot(slow)
+
+
+def test_the_first_rows_of_a_csv_are_read_once_and_match_the_whole_read():
+    from xinqiao.analytics.importers.reading import read_table
+
+    data = csv_bytes(douyin_lines(ROWS * 60), encoding="utf-8")
+    table = read_table(data, "works.csv")
+    first = table.head(50)
+    assert table.head(10) == first[:10]
+    assert table.head(500) == table.rows[:500]
+    assert len(table.head(500)) == len(table.rows) == 3 + 120
