@@ -1,0 +1,115 @@
+"""The column-wise bulk writer (``xinqiao.core.bulk``): what it writes, its threaded SQLite path, and that the
+interpreter's switch interval it shortens while a writer thread runs always comes back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import threading
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from xinqiao.analytics.models import ContentMetricDaily, MetricSource
+from xinqiao.analytics.services.imports import CONTENT_DEFAULTS, CONTENT_VALUE_FIELDS
+from xinqiao.analytics.tests.imports_support import make_account
+from xinqiao.core import bulk
+from xinqiao.core.bulk import Chunked, Repeated, bulk_upsert_columns
+
+COLUMNS = ("hospital_id", "account_id", "content_key", "stat_date", *CONTENT_VALUE_FIELDS, "source", "updated_at")
+
+
+def _columns(account, count: int, views_from: int = 0) -> dict:
+    return {
+        **{name: Repeated(value) for name, value in CONTENT_DEFAULTS.items()},
+        "source": Repeated(MetricSource.IMPORT),
+        "hospital_id": Repeated(account.hospital_id),
+        "account_id": Repeated(account.pk),
+        "platform": Repeated(account.platform),
+        "content_key": [f"k{index:05d}" for index in range(count)],
+        "stat_date": [dt.date(2026, 10, 1) + dt.timedelta(days=index % 7) for index in range(count)],
+        "views": [views_from + index for index in range(count)],
+        "extra": Chunked(lambda start, stop: [{"row": index} for index in range(start, stop)]),
+        "updated_at": Repeated(dt.datetime(2026, 11, 1, tzinfo=dt.UTC)),
+    }
+
+
+def _write(account, count: int, **options) -> None:
+    with transaction.atomic():
+        bulk_upsert_columns(
+            ContentMetricDaily,
+            _columns(account, count, options.pop("views_from", 0)),
+            count,
+            unique=("account_id", "content_key", "stat_date"),
+            columns=COLUMNS,
+            **options,
+        )
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Batches of 100 rows, so a few hundred rows take the threaded path (three batches or more)."""
+    monkeypatch.setattr(bulk, "BATCH_SIZE", 100)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threaded_inserts_write_every_row_and_upsert_on_a_second_pass(world, small_batches):
+    account = make_account(world)
+    before = sys.getswitchinterval()
+    _write(account, 1_050)
+    assert sys.getswitchinterval() == before
+    stored = dict(ContentMetricDaily.objects.filter(account=account).values_list("content_key", "views"))
+    assert len(stored) == 1_050
+    assert stored["k00000"] == 0
+    assert stored["k01049"] == 1_049
+    assert ContentMetricDaily.objects.get(account=account, content_key="k00777").extra == {"row": 777}
+
+    _write(account, 1_050, views_from=10)  # the same keys: every row updated, none added
+    assert ContentMetricDaily.objects.filter(account=account).count() == 1_050
+    assert ContentMetricDaily.objects.get(account=account, content_key="k00777").views == 787
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_statement_rolls_back_and_restores_the_switch_interval(world, small_batches):
+    account = make_account(world)
+    _write(account, 50)
+    before = sys.getswitchinterval()
+    # insert_only over rows that exist: the database refuses a statement part-way through the batches
+    with pytest.raises((IntegrityError, connection.Database.IntegrityError)):
+        _write(account, 1_050, insert_only=True)
+    assert sys.getswitchinterval() == before
+    assert ContentMetricDaily.objects.filter(account=account).count() == 50
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("xinqiao-bulk-insert")]
+
+
+def test_quick_handoffs_nest_and_the_outermost_restores_the_saved_interval():
+    before = sys.getswitchinterval()
+    with bulk._quick_handoffs():
+        assert sys.getswitchinterval() == min(before, bulk.HANDOFF_SWITCH_INTERVAL)
+        with bulk._quick_handoffs():
+            assert sys.getswitchinterval() == min(before, bulk.HANDOFF_SWITCH_INTERVAL)
+        assert sys.getswitchinterval() == min(before, bulk.HANDOFF_SWITCH_INTERVAL)
+    assert sys.getswitchinterval() == before
+
+
+def test_quick_handoffs_from_two_threads_leave_the_interval_as_it_was():
+    before = sys.getswitchinterval()
+    inside = threading.Barrier(2)
+    leave = threading.Event()
+
+    def user(wait_for_leave: bool) -> None:
+        with bulk._quick_handoffs():
+            inside.wait(timeout=10)
+            if wait_for_leave:
+                leave.wait(timeout=10)
+
+    first = threading.Thread(target=user, args=(True,))
+    second = threading.Thread(target=user, args=(False,))
+    first.start()
+    second.start()
+    second.join(timeout=10)
+    # the second user left first: the first one still runs with the short interval
+    assert sys.getswitchinterval() == min(before, bulk.HANDOFF_SWITCH_INTERVAL)
+    leave.set()
+    first.join(timeout=10)
+    assert sys.getswitchinterval() == before
