@@ -11,7 +11,8 @@ with ``ContentMetricDaily.objects.update_or_create`` (one SELECT + one INSERT pe
 transaction as a naive loop would); it runs on a subset of the records (5,000; quick 2,000) and its rows/s is
 parse time + per-row write time extrapolated to all N rows. Ratio = ours / baseline in rows per second. The details
 also give the import's CPU seconds (``time.process_time``): on a shared, loaded machine wall time can be several
-times the CPU time.
+times the CPU time; and ``phases``: a separate import of the same file timed step by step (parse, write, commit),
+which shows what bounds the rate on each database.
 
 Run through the harness: ``python bench/run.py --only analytics_import [--quick] [--db sqlite|postgres|both]``.
 """
@@ -95,6 +96,32 @@ def _baseline(account, data: bytes, filename: str, subset: int, rows: int) -> di
     }
 
 
+def _phases(account, path: Path) -> dict[str, float]:
+    """Where the import's time goes: parse the file, write the facts (``upsert_content``), commit (on PostgreSQL
+    the deferred foreign-key checks run here). The same functions ``metric_import_file`` calls, timed one by one
+    on an empty table; its file storing, preview record and audit event are left out."""
+    from django.db import transaction
+
+    from xinqiao.analytics.importers.parse import parse_file
+    from xinqiao.analytics.services.imports import upsert_content
+
+    _clear(account)
+    started = time.perf_counter()
+    result = parse_file(path.read_bytes(), filename=path.name, platform="douyin")
+    parsed = time.perf_counter()
+    assert result.ok, result.errors[:3]
+    with transaction.atomic():
+        upsert_content(account=account, records=result.content, source="import")
+        written = time.perf_counter()
+    committed = time.perf_counter()
+    _clear(account)
+    return {
+        "parse_seconds": round(parsed - started, 3),
+        "write_seconds": round(written - parsed, 3),
+        "commit_seconds": round(committed - written, 3),
+    }
+
+
 def _measure(account, fmt: str, rows: int, subset: int, folder: Path) -> dict[str, Any]:
     from xinqiao.analytics.samples import make_sample
     from xinqiao.analytics.services.imports import metric_import_file
@@ -114,7 +141,7 @@ def _measure(account, fmt: str, rows: int, subset: int, folder: Path) -> dict[st
     again = metric_import_file(hospital=account.hospital, platform="douyin", path=path, account=account)
     again_seconds = time.perf_counter() - started
     assert (again.rows_created, again.rows_updated, again.rows_unchanged) == (0, 0, rows)
-    _clear(account)
+    phases = _phases(account, path)
     baseline = _baseline(account, sample.content, sample.filename, subset, rows)
     _clear(account)
     ours = rows / first_seconds
@@ -133,6 +160,7 @@ def _measure(account, fmt: str, rows: int, subset: int, folder: Path) -> dict[st
             "cpu_rows_per_second": round(rows / first_cpu_seconds, 1),
             "reimport_seconds": round(again_seconds, 3),
             "reimport_rows_per_second": round(rows / again_seconds, 1),
+            "phases": phases,
             "baseline": baseline,
         },
     }
