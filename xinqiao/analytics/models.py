@@ -93,7 +93,11 @@ class ContentMetricDaily(models.Model):
     follows_gained = models.BigIntegerField(default=0)
     extra = models.JSONField(default=dict, blank=True)  # unknown columns and platform-specific counters
     source = models.CharField(max_length=10, choices=MetricSource.choices)
-    metric_import = models.ForeignKey(MetricImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # No index either: nothing reads the facts by import, and an import is only ever deleted with its hospital (the
+    # foreign key then scans the table once); an index would be maintained on every row every import writes.
+    metric_import = models.ForeignKey(
+        MetricImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
