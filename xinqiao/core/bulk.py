@@ -18,7 +18,7 @@ import re
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -254,6 +254,23 @@ def _copy_text(value: Any) -> str:
     raise TypeError(kind)
 
 
+def _copy_column(part: list[Any]) -> Iterable[str]:
+    """One column's values as COPY text. Columns of one plain type (counts, keys, titles, JSON) are written
+    straight through, as most of their values are distinct; others map each distinct value once."""
+    kinds = set(map(type, part))
+    if len(kinds) == 1:
+        kind = next(iter(kinds))
+        if kind is int:
+            return map(int.__repr__, part)
+        if kind is float:
+            return map(float.__repr__, part)  # PostgreSQL reads nan and inf too
+        if kind is str and not _COPY_SPECIAL.search("".join(part)):
+            return part
+    mapping = {value: _copy_text(value) for value in set(part) if value is not None}
+    mapping[None] = "\\N"
+    return map(mapping.__getitem__, part)
+
+
 def _copy_chunk(prepared: list[Column], start: int, stop: int) -> str | None:
     """Rows start … stop - 1 as COPY text, column by column (each distinct value formatted once); None when a
     value is not one ``_copy_text`` writes (psycopg then adapts the rows)."""
@@ -265,9 +282,7 @@ def _copy_chunk(prepared: list[Column], start: int, stop: int) -> str | None:
                 texts.append(itertools.repeat(text, stop - start))
                 continue
             part = _slice(values, start, stop)
-            mapping = {value: _copy_text(value) for value in set(part) if value is not None}
-            mapping[None] = "\\N"
-            texts.append(map(mapping.__getitem__, part))
+            texts.append(_copy_column(part if isinstance(part, list) else list(part)))
     except TypeError:  # an unhashable value or a type written here: psycopg adapts it
         return None
     return "\n".join(map("\t".join, zip(*texts))) + "\n"  # noqa: B905 - every column has ``stop - start`` values

@@ -113,3 +113,26 @@ def test_quick_handoffs_from_two_threads_leave_the_interval_as_it_was():
     leave.set()
     first.join(timeout=10)
     assert sys.getswitchinterval() == before
+
+
+def test_copy_text_escapes_and_marks_nulls_whichever_way_a_column_is_formatted():
+    moment = dt.datetime(2026, 11, 1, 8, 30, tzinfo=dt.UTC)
+    prepared = [
+        [1, 22, 333],  # ints only: written through
+        [0.5, float("inf"), 0.7949],  # floats only
+        ["plain", "标题", ""],  # text without special characters: written as it is
+        ["tab\there", "line\nbreak", "back\\slash"],  # text that needs escaping
+        ["a", None, "b"],  # mixed with nulls
+        [moment, None, moment],  # other types: each distinct value once
+        Repeated(None),
+    ]
+    text = bulk._copy_chunk(prepared, 0, 3)
+    assert text == (
+        "1\t0.5\tplain\ttab\\there\ta\t2026-11-01T08:30:00+00:00\t\\N\n"
+        "22\tinf\t标题\tline\\nbreak\t\\N\t\\N\t\\N\n"
+        "333\t0.7949\t\tback\\\\slash\tb\t2026-11-01T08:30:00+00:00\t\\N\n"
+    )
+
+
+def test_copy_text_leaves_values_it_does_not_write_to_the_driver():
+    assert bulk._copy_chunk([[{"a": 1}, {"b": 2}]], 0, 2) is None  # dicts: psycopg adapts the rows
