@@ -15,6 +15,7 @@ import gc
 import hashlib
 import itertools
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -31,6 +32,7 @@ from xinqiao.analytics.importers.values import (
     ValueProblem,
     clean_text,
     find_date_range,
+    hundredth,
     is_null,
     parse_count,
     parse_date,
@@ -331,13 +333,15 @@ def _memoised(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return read
 
 
+_PLAIN_DECIMAL = re.compile(r"[+-]?\d+(?:\.\d+)?")
+
+
 def _fast_rate(bare_is_percent: bool) -> Callable[[Any], Any]:
     def read(value: Any) -> Any:
         if type(value) is str and value.endswith("%"):
-            try:
-                return float(value[:-1]) / 100
-            except ValueError:
-                pass
+            number = value[:-1].strip()
+            if _PLAIN_DECIMAL.fullmatch(number):  # what parse_rate accepts, without its normalisation
+                return hundredth(number)
         return parse_rate(value, bare_is_percent=bare_is_percent)
 
     return read

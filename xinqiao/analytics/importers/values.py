@@ -9,6 +9,7 @@ adds row and column).
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import re
 import unicodedata
 import zoneinfo
@@ -122,6 +123,17 @@ def percent_form(value: Any) -> str | None:
     return "bare"
 
 
+def hundredth(number: str | float) -> float:
+    """``number`` / 100 as the float nearest to the decimal the export shows: 79.49 → 0.7949, where ``79.49 / 100``
+    gives 0.7948999999999999 (the division rounds twice). ``number`` is a numeric text or a float (read through its
+    shortest representation)."""
+    text = number if isinstance(number, str) else repr(float(number))
+    try:
+        return float(decimal.Decimal(text).scaleb(-2))
+    except decimal.InvalidOperation:
+        raise ValueError(text) from None
+
+
 def parse_rate(value: Any, *, bare_is_percent: bool = False) -> float | None:
     """A rate as a fraction: ``"12.34%"`` → 0.1234. A bare number is a fraction unless ``bare_is_percent``
     (the header said ``(%)`` or other values of the column exceed 1)."""
@@ -130,7 +142,7 @@ def parse_rate(value: Any, *, bare_is_percent: bool = False) -> float | None:
     if isinstance(value, int | float):
         if value != value:
             return None
-        return float(value) / 100 if bare_is_percent else float(value)
+        return hundredth(value) if bare_is_percent else float(value)
     if isinstance(value, dt.date | dt.time | dt.timedelta):
         raise ValueProblem(_("“%(value)s” is a date or time, not a percentage.") % {"value": value})
     text = _number_text(str(value))
@@ -138,12 +150,12 @@ def parse_rate(value: Any, *, bare_is_percent: bool = False) -> float | None:
         return None
     match = _PERCENT.match(text)
     if match is not None:
-        return float(match.group(1)) / 100
+        return hundredth(match.group(1))
     try:
         number = float(text)
     except ValueError:
         raise ValueProblem(_("“%(value)s” is not a percentage.") % {"value": value}) from None
-    return number / 100 if bare_is_percent else number
+    return hundredth(number) if bare_is_percent else number
 
 
 def parse_duration(value: Any, *, unit_seconds: float = 1.0) -> float | None:

@@ -82,6 +82,50 @@ def test_rates(raw, bare_is_percent, expected):
     assert value == (None if expected is None else pytest.approx(expected))
 
 
+@pytest.mark.parametrize(
+    ("raw", "bare_is_percent", "expected"),
+    [
+        ("79.49%", False, 0.7949),  # 79.49 / 100 == 0.7948999999999999
+        ("16.09%", False, 0.1609),
+        ("0.07%", False, 0.0007),
+        (79.49, True, 0.7949),
+        ("57.1", True, 0.571),
+        ("１２.３４％", False, 0.1234),
+    ],
+)
+def test_percentages_read_as_the_decimal_the_export_shows(raw, bare_is_percent, expected):
+    # exactly the float nearest to the shown decimal, not one off from a division: what is stored and re-read
+    assert parse_rate(raw, bare_is_percent=bare_is_percent) == expected
+    assert repr(parse_rate(raw, bare_is_percent=bare_is_percent)) == repr(expected)
+
+
+def test_the_fast_rate_reader_agrees_with_parse_rate():
+    from xinqiao.analytics.importers.parse import _fast_rate
+
+    read = _fast_rate(bare_is_percent=False)
+    for text in (
+        "79.49%",
+        " 16.09 %",
+        "0%",
+        "-3%",
+        "100%",
+        "1_000%",
+        "inf%",
+        "1e3%",
+        ".5%",
+        "1,234.5%",
+        "abc%",
+        "12.5",
+    ):
+        try:
+            expected = parse_rate(text)
+        except ValueProblem:
+            with pytest.raises(ValueProblem):
+                read(text)
+            continue
+        assert read(text) == expected
+
+
 def test_bad_rate():
     with pytest.raises(ValueProblem) as problem:
         parse_rate("高")
