@@ -82,7 +82,8 @@ def _second_brand_user(hospital: Hospital, first):
 def _accounts(hospital: Hospital, brand) -> list[PlatformAccount]:
     principal = principal_for_user(brand, hospital)
     departments = list(hospital.departments.order_by("pk")[:2])
-    doctor = hospital.doctors.order_by("pk").first()
+    # a doctor with a personal account is one of the hospital's doctor IPs (the 医生 IP followers KPI counts them)
+    doctor = hospital.doctors.order_by("-is_ip", "pk").first()
     sandbox_url = getattr(settings, "XINQIAO_WECHAT_OA_SANDBOX_URL", "") or ""
     short = hospital.short_name or hospital.name
     specs = [

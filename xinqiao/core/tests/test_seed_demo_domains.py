@@ -11,6 +11,8 @@ import time_machine
 from django.core.management import call_command
 
 from xinqiao.analytics.models import ContentMetricDaily
+from xinqiao.analytics.selectors.period import period_summary
+from xinqiao.channels.models import PlatformAccount
 from xinqiao.content.models import ContentItem
 from xinqiao.listening.models import Alert, Mention
 
@@ -41,3 +43,8 @@ def test_seed_demo_runs_the_domain_demos_once_and_resets_them():
     # content demo 30 items + 24 archive items of the analytics demo; a year of facts; 3,000 history mentions and
     # the 80-post crisis; its two red-line stories
     assert first == (54, 17359, 3080, 2)
+    # the doctor with a personal account is a doctor IP, so the trust layer's doctor-IP followers KPI has a value
+    personal = PlatformAccount.objects.get(hospital__code="demo", account_type="doctor_personal")
+    assert personal.doctor.is_ip
+    summary = period_summary(hospital=personal.hospital, start=dt.date(2026, 10, 21), end=dt.date(2026, 11, 19))
+    assert summary["current"]["doctor_ip_followers"] > 0
