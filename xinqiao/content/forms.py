@@ -9,6 +9,7 @@ from django.utils.translation import pgettext_lazy
 from xinqiao.channels.models import PlatformAccount
 from xinqiao.content.models import ContentItem, ReviewPolicyStep, ReviewStep
 from xinqiao.content.services import DEIDENTIFICATION_CHECKS, ItemInput
+from xinqiao.core.widgets import DatePicker
 
 SPLIT = re.compile(r"[,，、;；\n]+")
 
@@ -45,7 +46,7 @@ class ItemForm(forms.Form):
     ad_certificate_number = forms.CharField(label=_("Medical ad review certificate number"), max_length=60,
                                             required=False)  # fmt: skip
     ad_certificate_valid_until = forms.DateField(
-        label=_("Certificate valid until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Certificate valid until"), required=False, widget=DatePicker()
     )
 
     def __init__(self, *args, hospital, **kwargs):
@@ -166,7 +167,7 @@ class CalendarForm(forms.Form):
     """What the calendar shows: month or week, around which day, and how many days ahead topics are proposed."""
 
     view = forms.ChoiceField(label=_("View"), required=False, choices=[("month", _("Month")), ("week", _("Week"))])
-    date = forms.DateField(label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(label=_("Date"), required=False, widget=DatePicker())
     lead = forms.IntegerField(label=_("Propose topics (days ahead)"), required=False, min_value=1, max_value=120)
 
     def clean_date(self):

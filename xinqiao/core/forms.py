@@ -8,6 +8,7 @@ from django.utils.translation import pgettext_lazy
 
 from xinqiao.core.models import ApiKey, AuditEvent, Consent, Membership, Patient, Visit
 from xinqiao.core.services import ExportPurpose, RevealPurpose
+from xinqiao.core.widgets import DatePicker
 
 
 class LoginForm(AuthenticationForm):
@@ -31,7 +32,7 @@ class PatientForm(forms.Form):
     mobile = forms.CharField(label=_("Mobile"), max_length=20)
     id_number = forms.CharField(label=_("Resident ID number"), max_length=20, required=False)
     sex = forms.ChoiceField(label=_("Sex"), choices=Patient.Sex.choices, initial=Patient.Sex.UNKNOWN)
-    birth_date = forms.DateField(label=_("Birth date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    birth_date = forms.DateField(label=_("Birth date"), required=False, widget=DatePicker())
     source_channel = forms.ChoiceField(label=_("Source channel"), choices=Patient.SourceChannel.choices)
     first_department = forms.TypedChoiceField(
         label=_("Department of first visit"), coerce=int, required=False, empty_value=None
@@ -72,9 +73,7 @@ class ConsentForm(forms.Form):
     action = forms.ChoiceField(label=_("Action"), choices=Consent.Action.choices)
     channel = forms.ChoiceField(label=_("Channel"), choices=Consent.Channel.choices)
     notice_version = forms.CharField(label=_("Notice version"), max_length=20, required=False)
-    valid_until = forms.DateField(
-        label=_("Valid until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    valid_until = forms.DateField(label=_("Valid until"), required=False, widget=DatePicker())
     allow_face = forms.BooleanField(label=_("Face may be shown"), required=False)
     allow_voice = forms.BooleanField(label=_("Voice may be used"), required=False)
     allow_real_name = forms.BooleanField(label=_("Real name may be used"), required=False)
@@ -82,9 +81,7 @@ class ConsentForm(forms.Form):
 
 class VisitForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=Visit.Kind.choices)
-    occurred_on = forms.DateField(
-        label=_("Date"), initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    occurred_on = forms.DateField(label=_("Date"), initial=timezone.localdate, widget=DatePicker())
     department = forms.TypedChoiceField(label=_("Department"), coerce=int)
     doctor = forms.TypedChoiceField(label=_("Doctor"), coerce=int, required=False, empty_value=None)
     channel = forms.ChoiceField(label=_("Channel"), choices=Patient.SourceChannel.choices)
@@ -143,8 +140,8 @@ class AuditFilterForm(forms.Form):
     actor = forms.CharField(label=_("User"), max_length=150, required=False)
     object_id = forms.CharField(label=_("Object id"), max_length=40, required=False)
     result = forms.ChoiceField(label=_("Result"), choices=[("", _("All")), *AuditEvent.Result.choices], required=False)
-    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label=_("From"), required=False, widget=DatePicker())
+    date_to = forms.DateField(label=_("To"), required=False, widget=DatePicker())
     cursor = forms.IntegerField(min_value=1, max_value=2**62, required=False, widget=forms.HiddenInput)
 
 

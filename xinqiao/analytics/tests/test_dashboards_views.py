@@ -89,6 +89,32 @@ def test_bad_dates_show_an_error(client, world, data):
     assert "The end date must not be before the start date." in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("query", "start", "end"),
+    [
+        ("", "2026-10-25", "2026-11-23"),  # the default: the 30 days up to yesterday
+        ("?platform=douyin", "2026-10-25", "2026-11-23"),
+        ("?end=2026-10-31", "2026-10-02", "2026-10-31"),
+        ("?start=2026-11-01", "2026-11-01", "2026-11-23"),
+        (f"?{OCTOBER}", "2026-10-01", "2026-10-31"),
+    ],
+)
+def test_the_date_inputs_show_the_period_the_page_covers(client, world, data, time_machine, query, start, end):
+    time_machine.move_to("2026-11-24T10:00:00+08:00", tick=False)
+    body = get(client, world, "brand", f"/analytics/{query}").content.decode()
+
+    assert f'name="start" value="{start}"' in body
+    assert f'name="end" value="{end}"' in body
+
+
+def test_a_start_date_alone_may_not_stretch_the_period_past_the_limit(client, world, data, time_machine):
+    time_machine.move_to("2026-11-24T10:00:00+08:00", tick=False)
+    body = get(client, world, "brand", "/analytics/?start=2020-01-01").content.decode()
+
+    assert "Choose at most" in body
+    assert 'name="start" value="2020-01-01"' in body  # what the user asked, with the error beside it
+
+
 def test_department_reviewer_sees_only_their_departments(client, world, data):
     response = get(client, world, "dept_reviewer", f"/analytics/?{OCTOBER}")
     choices = response.context["form"].fields["department"].choices

@@ -42,6 +42,7 @@ from xinqiao.core.access import Action, parse_pk
 from xinqiao.core.exceptions import ApplicationError
 from xinqiao.core.models import Department
 from xinqiao.core.views import _apply_error, member_required
+from xinqiao.core.widgets import DatePicker
 
 MAX_RANGE_DAYS = 400
 DEFAULT_DAYS = 30
@@ -51,8 +52,8 @@ DEFAULT_DAYS = 30
 
 
 class DashboardFilterForm(forms.Form):
-    start = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=gettext_lazy("From"), required=False, widget=DatePicker())
+    end = forms.DateField(label=gettext_lazy("To"), required=False, widget=DatePicker())
     department = forms.TypedChoiceField(label=gettext_lazy("Department"), required=False, coerce=int, empty_value=None)
     platform = forms.ChoiceField(label=gettext_lazy("Platform"), required=False)
     account = forms.TypedChoiceField(label=gettext_lazy("Account"), required=False, coerce=int, empty_value=None)
@@ -132,8 +133,16 @@ def dashboard_scope(request: HttpRequest, *, default_days: int = DEFAULT_DAYS) -
     default_end = local_today() - dt.timedelta(days=1)
     asked_end = _date_or_none(query.get("end")) or default_end
     asked_start = _date_or_none(query.get("start")) or asked_end - dt.timedelta(days=default_days - 1)
+    # The date inputs show the period the page covers, also when it is the default or half of it was given.
+    for key, value in (("start", asked_start), ("end", asked_end)):
+        if query and not query.get(key):
+            query[key] = value.isoformat()
     form = DashboardFilterForm(
-        query or None, principal=principal, department_ids=department_ids, topic_window=(asked_start, asked_end)
+        query or None,
+        initial={"start": asked_start, "end": asked_end},
+        principal=principal,
+        department_ids=department_ids,
+        topic_window=(asked_start, asked_end),
     )
     data = form.cleaned_data if query and form.is_valid() else {}
     end = data.get("end") or default_end
@@ -582,8 +591,8 @@ def funnel(request: HttpRequest) -> HttpResponse:
 class CostEntryForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=CostEntry.Kind.choices)
     amount_yuan = forms.CharField(label=gettext_lazy("Amount (yuan)"), max_length=20)
-    date_from = forms.DateField(label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=gettext_lazy("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label=gettext_lazy("From"), widget=DatePicker())
+    date_to = forms.DateField(label=gettext_lazy("To"), widget=DatePicker())
     platform = forms.ChoiceField(label=gettext_lazy("Platform"), required=False)
     account = forms.TypedChoiceField(label=gettext_lazy("Account"), required=False, coerce=int, empty_value=None)
     campaign = forms.CharField(label=gettext_lazy("Campaign"), max_length=80, required=False)

@@ -249,3 +249,14 @@ def test_filters_reject_nonsense(service, world):
     assert response.status_code == 200
     assert response.context["page"] is None
     assert response.context["form"].errors
+
+
+def test_the_edit_form_shows_the_stored_birth_date_in_the_chinese_ui(service, world):
+    # a date input reads only ISO dates; Django renders 2026/01/01 in Chinese, which the browser shows as empty
+    # (and saving the form would then have cleared the date)
+    patient = next(patient for patient in world.patients if patient.birth_date is not None)
+
+    body = service.get(f"/patients/{patient.pk}/edit/", {"purpose": "verify_identity"}).content.decode()
+
+    assert 'lang="zh-hans"' in body
+    assert f'name="birth_date" value="{patient.birth_date.isoformat()}"' in body

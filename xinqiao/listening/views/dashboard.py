@@ -17,14 +17,15 @@ from django.views.decorators.http import require_GET
 
 from xinqiao.core.access import Action
 from xinqiao.core.views import member_required
+from xinqiao.core.widgets import DatePicker
 from xinqiao.listening.models import Platform
 from xinqiao.listening.selectors import cases as case_selectors
 from xinqiao.listening.selectors import dashboard as selectors
 
 
 class DashboardFilterForm(forms.Form):
-    start = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=gettext_lazy("From"), required=False, widget=DatePicker())
+    end = forms.DateField(label=gettext_lazy("To"), required=False, widget=DatePicker())
     platform = forms.ChoiceField(label=gettext_lazy("Platform"), required=False)
     entity = forms.ChoiceField(label=gettext_lazy("Hospital, department or doctor"), required=False)
     topic = forms.ChoiceField(label=gettext_lazy("Topic"), required=False)

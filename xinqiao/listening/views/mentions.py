@@ -19,6 +19,7 @@ from xinqiao.core.access import Action, parse_pk
 from xinqiao.core.exceptions import ApplicationError
 from xinqiao.core.models import Department, Doctor
 from xinqiao.core.views import _apply_error, member_required
+from xinqiao.core.widgets import DatePicker
 from xinqiao.listening import lexicon
 from xinqiao.listening.models import MentionBatch, Platform, Sentiment, WatchedName
 from xinqiao.listening.selectors import mentions as selectors
@@ -41,10 +42,8 @@ FIELD_LABELS = {
 
 
 class MentionFilterForm(forms.Form):
-    date_from = forms.DateField(
-        label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label=gettext_lazy("From"), required=False, widget=DatePicker())
+    date_to = forms.DateField(label=gettext_lazy("To"), required=False, widget=DatePicker())
     platform = forms.ChoiceField(label=gettext_lazy("Platform"), required=False)
     entity = forms.ChoiceField(label=gettext_lazy("Names"), required=False)
     topic = forms.ChoiceField(label=gettext_lazy("Topic"), required=False)
