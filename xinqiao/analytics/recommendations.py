@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from xinqiao.channels.models import PlatformAccount
 
@@ -32,6 +32,8 @@ FORMAT_LABELS = {
     "note": gettext_lazy("Notes"),
     "image": gettext_lazy("Image posts"),
     "live": gettext_lazy("Live streams"),
+    "post": pgettext_lazy("content format", "Posts"),  # a Weibo post, a Zhihu 想法
+    "answer": gettext_lazy("Answers"),
 }
 
 

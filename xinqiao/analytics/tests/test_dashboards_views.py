@@ -107,6 +107,28 @@ def test_the_date_inputs_show_the_period_the_page_covers(client, world, data, ti
     assert f'name="end" value="{end}"' in body
 
 
+def test_the_topics_page_opens_on_a_quarter(client, world, data, time_machine):
+    # topic × format comparisons need five posts a cell: the page opens on 90 days, the others on 30
+    time_machine.move_to("2026-11-24T10:00:00+08:00", tick=False)
+    body = get(client, world, "brand", "/analytics/topics/").content.decode()
+
+    assert 'name="start" value="2026-08-26"' in body
+    assert 'name="end" value="2026-11-23"' in body
+
+
+def test_every_format_the_importers_write_has_a_label():
+    from django.utils import translation
+
+    from xinqiao.analytics.importers.parse import DEFAULT_FORMAT, FORMAT_WORDS
+    from xinqiao.analytics.recommendations import format_label
+
+    formats = set(DEFAULT_FORMAT.values()) | set(FORMAT_WORDS.values())
+    with translation.override("zh-hans"):
+        labels = {code: format_label(code) for code in formats}
+    assert all(label != code for code, label in labels.items()), labels
+    assert (labels["post"], labels["answer"]) == ("动态", "回答")
+
+
 def test_a_start_date_alone_may_not_stretch_the_period_past_the_limit(client, world, data, time_machine):
     time_machine.move_to("2026-11-24T10:00:00+08:00", tick=False)
     body = get(client, world, "brand", "/analytics/?start=2020-01-01").content.decode()

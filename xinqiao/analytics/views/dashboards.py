@@ -46,6 +46,9 @@ from xinqiao.core.widgets import DatePicker
 
 MAX_RANGE_DAYS = 400
 DEFAULT_DAYS = 30
+# Topic × format comparisons need MIN_POSTS posts in each cell: a month of a hospital's output rarely gives two
+# topics that many of one format, a quarter does.
+TOPIC_DEFAULT_DAYS = 90
 
 
 # --- filters ---------------------------------------------------------------------------------
@@ -519,7 +522,7 @@ def influence_compute(request: HttpRequest) -> HttpResponse:
 @member_required
 @require_GET
 def topics(request: HttpRequest) -> HttpResponse:
-    scope = dashboard_scope(request)
+    scope = dashboard_scope(request, default_days=TOPIC_DEFAULT_DAYS)
     data = topic_selectors.topic_overview(**scope.kwargs())
     topic_rows = [r | {"topic_label": r["topic"] or _("No topic")} for r in data["topics"]]
     cells = [
