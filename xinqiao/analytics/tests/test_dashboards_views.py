@@ -222,6 +222,8 @@ def test_brand_records_a_cost_entry(client, world, data):
     entry = CostEntry.objects.latest("pk")
     assert CostEntry.objects.count() == before + 1
     assert (entry.amount_fen, entry.campaign, entry.hospital) == (123450, "世界心脏日", world.hospital)
+    listed = client.get(f"/analytics/roi/?{OCTOBER}").content.decode()
+    assert '<td data-testid="cost-amount">¥1,234.50</td>' in listed  # in yuan, as it was entered
 
 
 @pytest.mark.parametrize(

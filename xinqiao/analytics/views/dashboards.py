@@ -638,7 +638,10 @@ def _roi_page(request: HttpRequest, cost_form: CostEntryForm | None = None, stat
         {
             "roi": data,
             "cost_form": cost_form if can_manage else None,
-            "entries": roi_selectors.cost_entry_list(scope.hospital, scope.start, scope.end, scope.department_ids),
+            "entries": [
+                {"entry": entry, "amount": fmt_yuan(entry.amount_fen)}
+                for entry in roi_selectors.cost_entry_list(scope.hospital, scope.start, scope.end, scope.department_ids)
+            ],
             "can_manage": can_manage,
             "recommendations": advice,
             "page": "roi",
