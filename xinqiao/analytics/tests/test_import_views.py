@@ -116,3 +116,34 @@ def test_other_hospitals_imports_are_not_found(client, world):
     assert client.get(reverse("analytics:import_detail", args=[metric_import.pk])).status_code == 404
     assert client.post(reverse("analytics:import_commit", args=[metric_import.pk])).status_code == 404
     assert ContentMetricDaily.objects.count() == 0
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_downloaded_sample_of_every_type_imports_for_its_account(brand, world, fmt, time_machine):
+    from xinqiao.analytics.importers.headers import EXPORT_TYPES
+
+    time_machine.move_to("2026-11-24T10:00:00+08:00", tick=False)
+    page = brand.get(reverse("analytics:import_upload")).content.decode()
+    for export_type in EXPORT_TYPES:
+        link = reverse("analytics:import_sample", args=[export_type.code, fmt])
+        assert f'href="{link}"' in page
+        account = make_account(world, platform=export_type.platform, name=f"{export_type.code} 号")
+
+        sample = brand.get(link)
+
+        assert sample.status_code == 200
+        assert sample["Content-Disposition"].startswith("attachment; filename=")
+        assert "_20261117_20261123." in sample["Content-Disposition"]  # the seven days up to yesterday
+        response = post_upload(brand, account, sample.content, name=f"sample.{fmt}", platform=export_type.platform)
+        assert response.status_code == 302, export_type.code
+        metric_import = MetricImport.objects.latest("pk")
+        assert (metric_import.export_type, metric_import.errors_total) == (export_type.code, 0)
+        assert metric_import.account == account
+
+
+def test_samples_are_for_those_who_may_import(client, world):
+    client.force_login(world.users["leadership"])
+    assert client.get(reverse("analytics:import_sample", args=["douyin.works", "csv"])).status_code == 403
+    client.force_login(world.users["brand"])
+    assert client.get(reverse("analytics:import_sample", args=["douyin.works", "pdf"])).status_code == 404
+    assert client.get(reverse("analytics:import_sample", args=["nope.works", "csv"])).status_code == 404

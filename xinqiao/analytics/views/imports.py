@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -13,7 +15,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from xinqiao.analytics.importers.headers import EXPORT_TYPES, EXPORT_TYPES_BY_CODE, FIELD_KINDS
 from xinqiao.analytics.importers.reading import MAX_FILE_BYTES
+from xinqiao.analytics.importers.values import shanghai_today
 from xinqiao.analytics.models import MetricImport
+from xinqiao.analytics.samples import make_sample
 from xinqiao.analytics.services import imports as services
 from xinqiao.channels.models import PlatformAccount
 from xinqiao.core.access import Action, parse_pk
@@ -93,7 +97,12 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("analytics:import_detail", pk=metric_import.pk)
     supported = [
-        {"label": export_type.label, "confidence": export_type.confidence, "platform": export_type.platform}
+        {
+            "code": export_type.code,
+            "label": export_type.label,
+            "confidence": export_type.confidence,
+            "platform": export_type.platform,
+        }
         for export_type in EXPORT_TYPES
     ]
     return render(
@@ -169,7 +178,41 @@ def import_commit(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("analytics:import_detail", pk=metric_import.pk)
 
 
+SAMPLE_DAYS = 7
+SAMPLE_CONTENT_TYPES = {
+    "csv": "text/csv; charset=gb18030",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@member_required
+@require_GET
+def import_sample(request: HttpRequest, code: str, fmt: str) -> HttpResponse:
+    """A synthetic export of one type, in the documented layout (title line, headers, 万, %, durations), covering
+    the last seven days: something to try the import with. No patient or real account data is in it."""
+    principal = request.principal
+    principal.require(Action.ANALYTICS_MANAGE)
+    export_type = EXPORT_TYPES_BY_CODE.get(code)
+    if export_type is None or fmt not in SAMPLE_CONTENT_TYPES:
+        raise Http404
+    accounts = PlatformAccount.objects.filter(hospital=principal.hospital, platform=export_type.platform).order_by("pk")
+    official = PlatformAccount.AccountType.HOSPITAL_OFFICIAL
+    account = accounts.filter(account_type=official).first() or accounts.first()  # named on the title line
+    end = shanghai_today() - dt.timedelta(days=1)
+    sample = make_sample(
+        code,
+        fmt=fmt,
+        account_name=account.name if account else (principal.hospital.short_name or principal.hospital.name),
+        start=end - dt.timedelta(days=SAMPLE_DAYS - 1),
+        end=end,
+    )
+    response = HttpResponse(sample.content, content_type=SAMPLE_CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{sample.filename}"'
+    return response
+
+
 urlpatterns = [
+    path("imports/samples/<str:code>/<str:fmt>/", import_sample, name="import_sample"),
     path("imports/", import_list, name="import_list"),
     path("imports/new/", import_upload, name="import_upload"),
     path("imports/<int:pk>/", import_detail, name="import_detail"),
