@@ -174,6 +174,7 @@ XINQIAO_MAX_UPLOAD_BYTES = env_int("XINQIAO_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["config.formats"]  # zh_Hans: thousands grouped with commas, as the analytics pages print them
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True

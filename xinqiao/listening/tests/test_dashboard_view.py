@@ -77,3 +77,41 @@ def english(settings):
     settings.LANGUAGE_CODE = "en"
     with translation.override("en"):
         yield
+
+
+@pytest.mark.parametrize(("language", "label"), [("zh-hans", "负面占比 %"), ("en", "Negative share %")])
+def test_the_chart_legend_shows_one_percent_sign(client, world, crisis, settings, language, label):
+    settings.LANGUAGE_CODE = language
+    client.force_login(world.users["brand"])
+    body = client.get("/listening/").content.decode()
+
+    assert f'name: "{label}"' in body
+    assert "%%" not in body
+
+
+@pytest.mark.parametrize(
+    ("query", "start", "end"),
+    [
+        ({}, "2026-10-26", "2026-11-24"),
+        ({"platform": "douyin"}, "2026-10-26", "2026-11-24"),
+        ({"end": "2026-11-10"}, "2026-10-12", "2026-11-10"),
+    ],
+)
+def test_the_date_inputs_show_the_period_the_page_covers(client, world, time_machine, query, start, end):
+    time_machine.move_to("2026-11-24T10:00:00+08:00", tick=False)
+    client.force_login(world.users["brand"])
+    body = client.get("/listening/", query).content.decode()
+
+    assert f'name="start" value="{start}"' in body
+    assert f'name="end" value="{end}"' in body
+
+
+def test_large_counts_are_grouped_in_the_chinese_ui(client, world, crisis, settings):
+    from xinqiao.listening.models import Mention
+
+    settings.LANGUAGE_CODE = "zh-hans"
+    Mention.objects.filter(hospital=world.hospital).update(author_followers=1_234_567, likes=0, reposts=0, comments=0)
+    client.force_login(world.users["brand"])
+    body = client.get("/listening/").content.decode()
+
+    assert "4,938,268" in body  # four mentions' reach, grouped as the analytics pages group it

@@ -64,8 +64,16 @@ class DashboardFilterForm(forms.Form):
 def dashboard(request: HttpRequest) -> HttpResponse:
     principal = request.principal
     principal.require(Action.LISTENING_VIEW)
-    form = DashboardFilterForm(request.GET or None, hospital_id=principal.hospital.pk)
+    query = request.GET.copy()
+    form = DashboardFilterForm(query or None, hospital_id=principal.hospital.pk)
     filters = form.filters()
+    # The date inputs show the period the page covers, also when it is the default or half of it was given.
+    if not form.is_bound:
+        form.initial = {"start": filters.start, "end": filters.end}
+    elif form.is_valid():
+        for key in ("start", "end"):
+            if not query.get(key):
+                query[key] = getattr(filters, key).isoformat()
     board = selectors.dashboard(principal.hospital.pk, filters)
     now = timezone.now()
     return render(
