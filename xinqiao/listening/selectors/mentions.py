@@ -186,6 +186,12 @@ def topic_list(*, principal: Principal) -> list[CrisisTopic]:
     return list(CrisisTopic.objects.filter(hospital=principal.hospital).order_by("code"))
 
 
+def topic_names(*, principal: Principal) -> dict[str, str]:
+    """Topic code → the name the hospital gave it (mentions and clusters store codes)."""
+    principal.require(Action.LISTENING_VIEW)
+    return dict(CrisisTopic.objects.filter(hospital=principal.hospital).values_list("code", "name"))
+
+
 def topic_get(*, principal: Principal, pk: object, action: str = Action.LISTENING_MANAGE) -> CrisisTopic:
     topic = CrisisTopic.objects.filter(pk=parse_pk(pk), hospital=principal.hospital).first()
     if topic is None:

@@ -189,3 +189,24 @@ def test_batch_list_shows_counts_and_errors(client, world):
     content = client.get("/listening/imports/").content.decode()
     assert 'data-status="rejected"' in content
     assert "Unknown platform “x”." in content
+
+
+def test_topics_are_shown_by_the_names_the_hospital_gave_them(client, world, mention):
+    crisis_topics_install_defaults(world.hospital)
+    name = CrisisTopic.objects.get(hospital=world.hospital, code="complaint").name
+    mention.topics = ["complaint", "retired-code"]  # a code without a topic any more is shown as it is
+    mention.save(update_fields=["topics"])
+    mention.cluster.topics = ["complaint"]
+    mention.cluster.save(update_fields=["topics"])
+    client.force_login(world.users["brand"])
+
+    for url in (
+        "/listening/mentions/",
+        f"/listening/mentions/{mention.pk}/",
+        f"/listening/clusters/{mention.cluster_id}/",
+    ):
+        body = client.get(url).content.decode()
+        assert name in body, url
+        assert ">complaint" not in body, url
+        assert "complaint," not in body, url
+    assert f"{name}, retired-code" in client.get("/listening/mentions/").content.decode()

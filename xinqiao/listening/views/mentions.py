@@ -115,7 +115,8 @@ def mention_list(request: HttpRequest) -> HttpResponse:
     principal = request.principal
     principal.require(Action.LISTENING_VIEW)
     entities = selectors.entity_labels(principal)
-    form = MentionFilterForm(request.GET or None, entities=entities, topics=selectors.topic_list(principal=principal))
+    topics = selectors.topic_list(principal=principal)
+    form = MentionFilterForm(request.GET or None, entities=entities, topics=topics)
     filters = form.filters() if request.GET else selectors.MentionFilters()
     page = selectors.mention_list(principal=principal, filters=filters, cursor=request.GET.get("cursor", "")[:60])
     next_query = ""
@@ -130,6 +131,7 @@ def mention_list(request: HttpRequest) -> HttpResponse:
             "mentions": page.mentions,
             "next_query": next_query,
             "entity_labels": entities,
+            "topic_names": {topic.code: topic.name for topic in topics},
             "can_manage": principal.allows(Action.LISTENING_MANAGE),
         },
     )
@@ -143,7 +145,11 @@ def mention_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "listening/mentions/mention_detail.html",
-        {"mention": mention, "entity_names": [labels.get(key, key) for key in mention.entities or []]},
+        {
+            "mention": mention,
+            "entity_names": [labels.get(key, key) for key in mention.entities or []],
+            "topic_names": selectors.topic_names(principal=request.principal),
+        },
     )
 
 
@@ -154,7 +160,11 @@ def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "listening/mentions/cluster_detail.html",
-        {"cluster": cluster, "members": selectors.cluster_members(cluster=cluster)},
+        {
+            "cluster": cluster,
+            "members": selectors.cluster_members(cluster=cluster),
+            "topic_names": selectors.topic_names(principal=request.principal),
+        },
     )
 
 
