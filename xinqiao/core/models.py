@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class HospitalGroup(models.Model):
@@ -75,7 +76,7 @@ class Doctor(models.Model):
 
     hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="doctors")
     name = models.CharField(_("name"), max_length=40)
-    title = models.CharField(_("title"), max_length=20, choices=Title.choices)
+    title = models.CharField(pgettext_lazy("doctor", "title"), max_length=20, choices=Title.choices)  # 职称
     specialties = models.JSONField(_("specialties"), default=list, blank=True)
     departments = models.ManyToManyField(Department, verbose_name=_("departments"), related_name="doctors")
     is_ip = models.BooleanField(_("doctor IP"), default=False, help_text=_("Runs a public personal brand"))
