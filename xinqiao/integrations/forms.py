@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from xinqiao.integrations.models import NotificationRoute
 from xinqiao.integrations.services import RouteInput
 
 
 class RouteForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=60)
+    name = forms.CharField(label=pgettext_lazy("thing", "Name"), max_length=60)
     kind = forms.ChoiceField(label=_("Kind"), choices=NotificationRoute.Kind.choices)
     webhook_url = forms.CharField(
         label=_("Robot webhook address"),

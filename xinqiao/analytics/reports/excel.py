@@ -14,6 +14,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -91,7 +92,10 @@ def _kpi_value(value: float | None, unit: str) -> tuple[Any, str | None]:
 def _kpi_sheet(sheet: Worksheet, data: ReportData) -> None:
     row = _title(sheet, data, _("Headline KPIs"))
     _header(
-        sheet, row, [_("Layer"), _("KPI"), _("This period"), _("Previous period"), _("Change")], [16, 30, 16, 16, 12]
+        sheet,
+        row,
+        [_("Layer"), _("KPI"), _("This period"), _("Previous period"), pgettext("period", "Change")],
+        [16, 30, 16, 16, 12],
     )
     for kpi in data.kpis:
         row += 1
@@ -151,7 +155,7 @@ def _topic_sheet(sheet: Worksheet, data: ReportData) -> None:
     row = _title(sheet, data, _("Topics"))
     labels = [
         _("Topic"), _("Pieces"), _("Views"), _("Views per piece"), _("Interactions"), _("Interaction rate"),
-        _("Views, previous period"), _("Change"),
+        _("Views, previous period"), pgettext("period", "Change"),
     ]  # fmt: skip
     _header(sheet, row, labels, [18, 10, 14, 14, 14, 14, 18, 12])
     for topic in data.topics:

@@ -22,7 +22,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from xinqiao.analytics import influence, kpis, recommendations
@@ -316,7 +316,7 @@ def kpi_chart(summary: dict[str, Any]) -> Chart:
     return Chart(
         "kpis", _("Headline KPIs"), "table",
         [Column("layer", _("Layer")), Column("label", _("KPI")), Column("value", _("This period")),
-         Column("previous", _("Previous period")), Column("change", _("Change"), fmt_pct)],
+         Column("previous", _("Previous period")), Column("change", pgettext("period", "Change"), fmt_pct)],
         rows,
     )  # fmt: skip
 
@@ -600,7 +600,7 @@ class CostEntryForm(forms.Form):
     account = forms.TypedChoiceField(label=gettext_lazy("Account"), required=False, coerce=int, empty_value=None)
     campaign = forms.CharField(label=gettext_lazy("Campaign"), max_length=80, required=False)
     partner = forms.CharField(label=gettext_lazy("KOL partner"), max_length=80, required=False)
-    note = forms.CharField(label=gettext_lazy("Note"), max_length=200, required=False)
+    note = forms.CharField(label=pgettext_lazy("remark", "Note"), max_length=200, required=False)
 
     def __init__(self, *args, hospital, **kwargs):
         super().__init__(*args, **kwargs)
@@ -706,7 +706,7 @@ def rankings(request: HttpRequest) -> HttpResponse:
     doctors = ranking_selectors.doctor_ip_ranking(**scope.kwargs())
     departments = ranking_selectors.department_ranking(**scope.kwargs())
     columns = [
-        Column("rank", _("Rank"), fmt_int), Column("name", _("Name")), Column("posts", _("Posts"), fmt_int),
+        Column("rank", _("Rank"), fmt_int), Column("name", pgettext("thing", "Name")), Column("posts", _("Posts"), fmt_int),
         Column("views", _("Views"), fmt_int), Column("interaction_rate", _("Interaction rate"), fmt_pct),
         Column("completion_rate", _("Completion rate"), fmt_pct), Column("shares", _("Shares"), fmt_int),
     ]  # fmt: skip

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from xinqiao.core.access import Action, parse_pk
@@ -25,7 +25,7 @@ DETAIL_MENTIONS = 100
 
 
 class RuleForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=60)
+    name = forms.CharField(label=pgettext_lazy("thing", "Name"), max_length=60)
     terms = forms.CharField(
         label=gettext_lazy("Terms"), widget=forms.Textarea(attrs={"rows": 4}), help_text=gettext_lazy("One per line.")
     )

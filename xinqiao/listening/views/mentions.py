@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from xinqiao.core.access import Action, parse_pk
@@ -83,7 +83,7 @@ class UploadForm(forms.Form):
 
 class TopicForm(forms.Form):
     code = forms.SlugField(label=gettext_lazy("Code"), max_length=40)
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=40)
+    name = forms.CharField(label=pgettext_lazy("thing", "Name"), max_length=40)
     keywords = forms.CharField(
         label=gettext_lazy("Keywords"),
         widget=forms.Textarea(attrs={"rows": 6}),
