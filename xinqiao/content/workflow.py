@@ -57,6 +57,11 @@ class StepSpec:
     mode: str
     approver_ids: frozenset[int]
 
+    @property
+    def label(self) -> str:
+        """The step's name in the user's language (科室初审, 医务部复审, 品牌部终审)."""
+        return str(ReviewStep(self.step).label)
+
 
 def policy_steps(item: ContentItem) -> list[StepSpec]:
     """The review steps that apply to this item, in order."""

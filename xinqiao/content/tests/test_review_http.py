@@ -84,3 +84,20 @@ def test_author_sees_no_review_form(client, world, submitted):
     client.force_login(submitted.author)
     body = client.get(f"/content/{submitted.pk}/").content.decode()
     assert 'data-testid="review-form"' not in body
+
+
+def test_the_item_page_names_its_review_steps(client, world, submitted, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    client.force_login(world.users["dept_reviewer"])
+    body = client.get(f"/content/{submitted.pk}/").content.decode()
+
+    assert "科室初审 → 医务部复审 → 品牌部终审" in body
+    assert "department → medical" not in body
+
+
+def test_the_queue_gives_waiting_times_in_words(client, world, submitted, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    client.force_login(world.users["dept_reviewer"])
+    queue = client.get("/content/queue/").content.decode()
+
+    assert re.search(r"<td>\d+ 小时</td>", queue)
