@@ -101,3 +101,21 @@ def test_the_queue_gives_waiting_times_in_words(client, world, submitted, settin
     queue = client.get("/content/queue/").content.decode()
 
     assert re.search(r"<td>\d+ 小时</td>", queue)
+
+
+def test_the_evidence_record_names_states_and_actions_in_the_readers_language():
+    from django.utils import translation
+
+    from xinqiao.content.evidence import _labelled
+
+    chain = [{"from": "final_review", "to": "approved", "action": "approved"}, {"from": "x", "to": "y", "action": "z"}]
+    with translation.override("zh-hans"):
+        labelled = _labelled(chain)
+
+    assert (labelled[0]["from_label"], labelled[0]["to_label"], labelled[0]["action_label"]) == (
+        "品牌部终审",
+        "已通过",
+        "通过",
+    )
+    assert (labelled[1]["from_label"], labelled[1]["action_label"]) == ("x", "z")  # unknown codes are kept
+    assert labelled[0]["from"] == "final_review"  # the codes stay
