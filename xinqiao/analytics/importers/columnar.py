@@ -20,6 +20,7 @@ import datetime as dt
 import io
 import itertools
 import operator
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from xinqiao.analytics.importers import headers as h
@@ -38,6 +39,56 @@ _DIGITS = r"^-?[0-9]{1,18}$"  # what polars casts to Int64 exactly as ``int`` re
 
 class _Decline(Exception):  # noqa: N818 - control flow inside this module, never raised out of it
     """The row path must read this file."""
+
+
+class LazyColumn(Sequence):
+    """A converted column whose Python values are made a slice at a time, when the bulk writer asks for the rows
+    it writes next: the file's cells (a polars column, already in the records' order) and what each distinct cell
+    reads as (``mapping``; None for a column polars has converted itself). Every distinct cell has been read, and
+    every problem found, before the column exists; making the values only looks them up. Building all the lists
+    before the first write took a fifth of the parse; sliced, the work overlaps the database's. Any other access
+    (an index, iteration, a slice with a step) makes the whole list once and keeps it."""
+
+    __slots__ = ("_cells", "_mapping", "_values")
+
+    def __init__(self, cells: pl.Series, mapping: dict[Any, Any] | None = None) -> None:
+        self._cells = cells
+        self._mapping = mapping
+        self._values: list[Any] | None = None
+
+    def _made(self, cells: list[Any]) -> list[Any]:
+        return cells if self._mapping is None else list(map(self._mapping.__getitem__, cells))
+
+    def values(self) -> list[Any]:
+        if self._values is None:
+            self._values = self._made(self._cells.to_list())
+        return self._values
+
+    def __len__(self) -> int:
+        return self._cells.len()
+
+    def __getitem__(self, position):
+        if self._values is None and isinstance(position, slice) and position.step in (None, 1):
+            start, stop, _step = position.indices(len(self))
+            return self._made(self._cells.slice(start, max(0, stop - start)).to_list())
+        return self.values()[position]
+
+    def __iter__(self):
+        return iter(self.values())
+
+    def or_zero(self) -> LazyColumn:
+        """0 where a count is missing (as ``value or 0`` per row)."""
+        import polars as pl
+
+        if self._mapping is None and self._cells.dtype == pl.Int64:
+            return LazyColumn(self._cells.fill_null(0))
+        return self.mapped(lambda value: value or 0)
+
+    def mapped(self, convert: Callable[[Any], Any]) -> LazyColumn:
+        """The column of ``convert(value)``: applied to each distinct value now, to the rows when they are made."""
+        if self._mapping is None:
+            return LazyColumn(self._cells, {cell: convert(cell) for cell in self._cells.unique().to_list()})
+        return LazyColumn(self._cells, {cell: convert(value) for cell, value in self._mapping.items()})
 
 
 def read_columnar(
@@ -72,7 +123,7 @@ def _read(result: ParseResult, table: Table, header_index: int, platform: str, t
         if column.canonical
     }
 
-    def read(column) -> list[Any]:
+    def read(column) -> list[Any] | LazyColumn:
         if not column.canonical:
             return _unknown(cells[column.index])
         return _convert(cells[column.index], converters[column.index], h.FIELD_KINDS[column.canonical])
@@ -82,7 +133,9 @@ def _read(result: ParseResult, table: Table, header_index: int, platform: str, t
     # 200,000 rows on SQLite) and the table's rows lie in date order, which is how the dashboards read them through
     # the (hospital, day) index. polars puts the cells in that order before they become Python objects, so the sort
     # costs next to nothing.
-    key_columns = {column.canonical: read(column) for column in result.columns if column.canonical in KEY_FIELDS}
+    key_columns = {
+        column.canonical: _listed(read(column)) for column in result.columns if column.canonical in KEY_FIELDS
+    }
     content_keys = p._content_keys(platform, n, key_columns)
     order = sorted(range(n), key=content_keys.__getitem__)
     days = key_columns.get("stat_date")
@@ -117,6 +170,10 @@ def _read(result: ParseResult, table: Table, header_index: int, platform: str, t
     p._add_preview_rows(result, list(range(first_number, first_number + len(preview))), preview)
     result.content = records
     return True
+
+
+def _listed(values: list[Any] | LazyColumn) -> list[Any]:
+    return values.values() if isinstance(values, LazyColumn) else values
 
 
 def _body_frame(table: Table, header_index: int, width: int) -> pl.DataFrame:
@@ -209,8 +266,9 @@ def _rate_decisions(result: ParseResult, cells: dict[int, pl.Series]) -> dict[in
     return decisions
 
 
-def _convert(series: pl.Series, converter, kind: str) -> list[Any]:
-    """The column's values as ``parse._convert_column`` reads them; any cell it cannot read declines."""
+def _convert(series: pl.Series, converter, kind: str) -> list[Any] | LazyColumn:
+    """The column's values as ``parse._convert_column`` reads them (text as a list, others as a ``LazyColumn``);
+    any cell it cannot read declines."""
     if kind == "text":
         values = series.to_list()
         if series.null_count():
@@ -223,7 +281,7 @@ def _convert(series: pl.Series, converter, kind: str) -> list[Any]:
     if kind == "count" and not series.null_count() and series.str.contains(_DIGITS).all():
         numbers = series.cast(pl.Int64)
         if numbers.max() <= MAX_COUNT and numbers.min() >= -MAX_COUNT:
-            return numbers.to_list()
+            return LazyColumn(numbers)
         raise _Decline
     by_value = {}
     try:
@@ -231,10 +289,10 @@ def _convert(series: pl.Series, converter, kind: str) -> list[Any]:
             by_value[value] = converter(value)
     except ValueProblem:
         raise _Decline from None
-    return list(map(by_value.__getitem__, series.to_list()))
+    return LazyColumn(series, by_value)
 
 
-def _unknown(series: pl.Series) -> list[Any]:
+def _unknown(series: pl.Series) -> LazyColumn:
     """``parse._unknown_columns`` for one text column: the cell as written, None where it is empty or a null
     marker."""
     by_value: dict[Any, Any] = {None: None}
@@ -242,4 +300,4 @@ def _unknown(series: pl.Series) -> list[Any]:
         if value is not None:
             text = value.strip()
             by_value[value] = None if not text or text.lower() in NULL_MARKERS else value
-    return list(map(by_value.__getitem__, series.to_list()))
+    return LazyColumn(series, by_value)

@@ -247,3 +247,24 @@ def test_the_first_rows_of_a_csv_are_read_once_and_match_the_whole_read():
     assert table.head(10) == first[:10]
     assert table.head(500) == table.rows[:500]
     assert len(table.head(500)) == len(table.rows) == 3 + 120
+
+
+def test_a_lazy_column_reads_as_the_list_it_stands_for():
+    import polars as pl
+
+    from xinqiao.analytics.importers.columnar import LazyColumn
+
+    cells = pl.Series(["3万", None, "7", "3万", "0"])
+    mapping = {"3万": 30_000, None: None, "7": 7, "0": 0}
+    expected = [30_000, None, 7, 30_000, 0]
+    for make in (lambda: LazyColumn(cells, mapping), lambda: LazyColumn(pl.Series(expected, dtype=pl.Int64))):
+        column = make()
+        assert len(column) == 5
+        assert column[1:4] == expected[1:4]  # made from the slice of cells
+        assert column[4:99] == [0]
+        assert column[3:1] == []
+        assert column[::2] == expected[::2]  # any other access makes (and keeps) the whole list
+        assert column[-1] == 0
+        assert list(column) == expected
+        assert make().or_zero()[0:5] == [30_000, 0, 7, 30_000, 0]
+        assert make().mapped(lambda value: -1 if value is None else value * 2)[0:5] == [60_000, -1, 14, 60_000, 0]

@@ -89,6 +89,35 @@ def test_extra_json_is_the_json_of_each_records_extra():
     assert {"unknown", "content_type"} <= set(json.loads(texts[0]))
 
 
+def test_extra_json_writes_every_kind_of_value_for_any_slice():
+    """Integers beyond 64 bits, booleans, floats, text needing escapes, rows with nothing in ``extra``."""
+    columns = ContentColumns(
+        numbers=[2, 3, 4, 5],
+        content_keys=["a", "b", "c", "d"],
+        stat_dates=[TODAY] * 4,
+        titles=[""] * 4,
+        published_at=[None] * 4,
+        formats=[""] * 4,
+        metrics={},
+        extra_columns={
+            "huge": [2**70, None, 1, -3],
+            "count": [1, None, 3, 2**63 - 1],
+            "rate": [0.5, None, 1e-7, 3.0],
+            "ratio": [0.1 + 0.2, None, float("inf"), -0.0],  # not finite: written by Python
+            "flag": [True, None, False, True],
+            "text": ['a"b\\c', None, "中文\n", ""],
+        },
+        unknown_columns=[("未知列", ["x", None, None, "y"]), ("另一列", [None, None, None, "z"])],
+        content_types=["video", "", None, "note"],
+    )
+    encode = DjangoJSONEncoder(ensure_ascii=False).encode
+    for start, stop in [(0, 4), (1, 3), (3, 4), (2, 2)]:
+        texts = columns.extra_json(encode, start, stop)
+        assert [json.loads(text) for text in texts] == [columns.extra_of(i) for i in range(start, stop)]
+    assert columns.extra_json(encode, 1, 2) == ["{}"]
+    assert all(type(json.loads(text)["rate"]) is float for text in columns.extra_json(encode, 2, 4))
+
+
 def test_an_overlapping_period_is_merged_row_by_row(world):
     account = make_account(world)
     first = parse_file(csv_bytes(douyin_lines()), filename="works.csv", platform="douyin", today=TODAY)

@@ -136,3 +136,42 @@ def test_copy_text_escapes_and_marks_nulls_whichever_way_a_column_is_formatted()
 
 def test_copy_text_leaves_values_it_does_not_write_to_the_driver():
     assert bulk._copy_chunk([[{"a": 1}, {"b": 2}]], 0, 2) is None  # dicts: psycopg adapts the rows
+
+
+@pytest.mark.django_db(transaction=True)
+def test_values_repeated_in_every_row_are_written_as_given(world, small_batches):
+    """On SQLite they go into the statement as literals: quotes, NULL, floats, and values bound instead."""
+    account = make_account(world)
+    title = "O'Brien 的 \"科普\" -- ; DROP TABLE x; \\ '' 结尾'"
+    data = {
+        **_columns(account, 350),
+        "title": Repeated(title),
+        "topic": Repeated(""),
+        "department_id_snapshot": Repeated(None),
+        "completion_rate": Repeated(0.1 + 0.2),
+        "avg_watch_seconds": Repeated(float("inf")),  # not finite: bound, not written as a literal
+        "extra": Repeated({"note": "it's"}),
+    }
+    with transaction.atomic():
+        bulk_upsert_columns(
+            ContentMetricDaily, data, 350, unique=("account_id", "content_key", "stat_date"), columns=COLUMNS
+        )
+    rows = ContentMetricDaily.objects.filter(account=account)
+    assert rows.count() == 350
+    assert set(rows.values_list("title", "topic", "department_id_snapshot", "completion_rate")) == {
+        (title, "", None, 0.1 + 0.2)
+    }
+    assert all(extra == {"note": "it's"} for extra in rows.values_list("extra", flat=True))
+    assert set(rows.values_list("avg_watch_seconds", flat=True)) == {float("inf")}
+
+
+def test_sqlite_literals_quote_text_and_leave_other_values_to_binding():
+    assert bulk._sqlite_literal("it's") == "'it''s'"
+    assert bulk._sqlite_literal(None) == "NULL"
+    assert bulk._sqlite_literal(True) == "1"
+    assert bulk._sqlite_literal(-7) == "-7"
+    assert bulk._sqlite_literal(0.25) == "0.25"
+    assert bulk._sqlite_literal(float("nan")) is None
+    assert bulk._sqlite_literal("a\0b") is None
+    assert bulk._sqlite_literal(b"bytes") is None
+    assert bulk._sqlite_literal(dt.date(2026, 1, 1)) is None
