@@ -203,8 +203,8 @@ def _sqlite_literal(value: Any) -> str | None:
         return str(value)
     if kind is float and math.isfinite(value):
         return repr(value)
-    if kind is str and "\0" not in value:
-        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, str) and "\0" not in value:  # (text choices are str subclasses: their text is the value)
+        return "'" + str.__str__(value).replace("'", "''") + "'"
     return None
 
 
@@ -214,8 +214,8 @@ def _insert(cursor, head: str, tail: str, prepared: list[Column], count: int) ->
     cursor directly, past Django's ``%s`` rewriting and its debug cursor (which, with DEBUG=True, would format the
     statement with ``%`` for its query log and fail), and a column with one value for every row (``Repeated``: the
     hospital, the account, the source, the write time …) is written into the statement as a literal instead of
-    being bound in every row: half of an import's columns are such, and binding them row by row (and building
-    their parameters) took a third of the insert time."""
+    being bound in every row: half of an import's columns are such (in a bare ``sqlite3`` script, binding them row
+    by row and building their parameters took a third of the insert time)."""
     sqlite = connection.vendor == "sqlite"
     cells: list[str | None] = []  # per column: its literal, or None where each row binds a value
     for values in prepared:

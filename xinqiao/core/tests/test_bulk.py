@@ -167,6 +167,7 @@ def test_values_repeated_in_every_row_are_written_as_given(world, small_batches)
 
 def test_sqlite_literals_quote_text_and_leave_other_values_to_binding():
     assert bulk._sqlite_literal("it's") == "'it''s'"
+    assert bulk._sqlite_literal(MetricSource.IMPORT) == "'import'"  # a text choice: its value
     assert bulk._sqlite_literal(None) == "NULL"
     assert bulk._sqlite_literal(True) == "1"
     assert bulk._sqlite_literal(-7) == "-7"
