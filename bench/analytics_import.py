@@ -14,7 +14,8 @@ with ``ContentMetricDaily.objects.update_or_create`` (one SELECT + one INSERT pe
 transaction as a naive loop would); it runs on a subset of the records (5,000; quick 2,000) and its rows/s is
 parse time + per-row write time extrapolated to all N rows. Ratio = ours / baseline in rows per second. The details
 also give the import's CPU seconds (``time.process_time``): on a shared, loaded machine wall time can be several
-times the CPU time; and ``phases``: a separate import of the same file timed step by step (parse, write, commit),
+times the CPU time; ``machine_reference_seconds``: a fixed pure-Python loop timed just before each import, which
+shows how fast the machine was at that moment; and ``phases``: a separate import of the same file timed step by step (parse, write, commit),
 which shows what bounds the rate on each database.
 
 Run through the harness: ``python bench/run.py --only analytics_import [--quick] [--db sqlite|postgres|both]``.
@@ -138,6 +139,16 @@ def _settle_sqlite_log() -> None:
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+def _machine_reference() -> float:
+    """Seconds a fixed pure-Python loop takes now: how fast the machine is at the moment of a run (on this shared
+    host the same loop took 1.1 to 2.2 s in one hour, and every import's time moved with it)."""
+    started = time.perf_counter()
+    total = 0
+    for number in range(2_000_000):
+        total += number
+    return time.perf_counter() - started
+
+
 def _measure(account, fmt: str, rows: int, subset: int, folder: Path) -> dict[str, Any]:
     from xinqiao.analytics.samples import make_sample
     from xinqiao.analytics.services.imports import metric_import_file
@@ -153,8 +164,10 @@ def _measure(account, fmt: str, rows: int, subset: int, folder: Path) -> dict[st
     del sample
     gc.collect()
     runs = []
+    references = []
     for _run in range(1 + IMPORT_RUNS):
         _clear(account)
+        references.append(_machine_reference())
         started, cpu_started = time.perf_counter(), time.process_time()
         imported = metric_import_file(hospital=account.hospital, platform="douyin", path=path, account=account)
         runs.append((time.perf_counter() - started, time.process_time() - cpu_started))
@@ -186,6 +199,8 @@ def _measure(account, fmt: str, rows: int, subset: int, folder: Path) -> dict[st
             "first_import_seconds": round(first_seconds, 3),
             "first_import_cpu_seconds": round(first_cpu_seconds, 3),
             "import_cpu_seconds": round(median_cpu_seconds, 3),
+            # the reference loop's seconds just before each import (the first one's included)
+            "machine_reference_seconds": [round(seconds, 3) for seconds in references],
             "cpu_rows_per_second": round(rows / median_cpu_seconds, 1),
             "reimport_seconds": round(again_seconds, 3),
             "reimport_rows_per_second": round(rows / again_seconds, 1),

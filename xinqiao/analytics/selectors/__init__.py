@@ -114,7 +114,8 @@ def _filter_content(
     if filters.account_id:
         rows = rows.filter(account_id=filters.account_id)
     if filters.topic:
-        rows = rows.filter(topic=filters.topic)
+        # (the explicit "not empty" lets SQLite read the partial topic index, see the model)
+        rows = rows.filter(topic=filters.topic).exclude(topic="")
     departments = _department_scope(filters, department_ids)
     if departments is not None:
         rows = rows.filter(department_id_snapshot__in=departments)
@@ -168,9 +169,11 @@ def publication_q(
     if departments is not None:
         q &= Q(**{f"{prefix}item__department_id__in": departments})
     if filters.topic:
-        topic_publications = ContentMetricDaily.objects.filter(
-            hospital=hospital, topic=filters.topic, publication__isnull=False
-        ).values("publication_id")
+        topic_publications = (
+            ContentMetricDaily.objects.filter(hospital=hospital, topic=filters.topic, publication__isnull=False)
+            .exclude(topic="")
+            .values("publication_id")
+        )
         q &= Q(**{f"{prefix}pk__in": topic_publications})
     return q
 

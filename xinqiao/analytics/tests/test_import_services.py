@@ -213,3 +213,33 @@ def test_account_facts_from_a_user_growth_export_keep_traffic_extra(world):
     day = AccountMetricDaily.objects.get(account=account)
     assert (day.followers, day.new_followers, day.lost_followers, day.net_followers) == (12000, 30, 5, 25)
     assert day.extra == {"traffic": {"views": 1000, "viewers": 800, "shares": 30}}
+
+
+def test_fact_keys_without_their_own_constraint_still_follow_deletes(world):
+    """The hospital and import columns of a fact are not database foreign keys (see the model): the account's key
+    is, and Django's on_delete still clears or removes what points at a deleted import or account."""
+    from django.db import IntegrityError, connection, transaction
+
+    account = make_account(world)
+    first = commit(world, preview(world, account, csv_bytes(douyin_lines())))
+    rows = ContentMetricDaily.objects.filter(account=account)
+    assert set(rows.values_list("hospital_id", "metric_import_id")) == {(account.hospital_id, first.pk)}
+
+    MetricImport.objects.filter(pk=first.pk).delete()
+    assert set(rows.values_list("metric_import_id", flat=True)) == {None}
+
+    with transaction.atomic():
+        ContentMetricDaily.objects.create(
+            hospital=world.hospital,
+            account_id=account.pk + 10_000,
+            platform="douyin",
+            content_key="x",
+            stat_date=dt.date(2025, 3, 7),
+            source="import",
+        )
+        with pytest.raises(IntegrityError):  # (deferred to the commit otherwise)
+            connection.check_constraints(table_names=[ContentMetricDaily._meta.db_table])
+        transaction.set_rollback(True)
+
+    account.delete()
+    assert not rows.exists()

@@ -251,3 +251,24 @@ def test_publication_facts_are_read_through_the_partial_publication_index(world,
             cursor.execute("SET LOCAL enable_seqscan = off")
         rows = ContentMetricDaily.objects.filter(publication_id__in=sorted(linked))
     assert "content_metric_pub_day" in rows.explain()
+
+
+def test_topic_filter_reads_the_partial_topic_index(world, data):
+    """``content_metric_topic_day`` holds only rows with a topic; the topic filter must still be able to use it, and
+    rows without a topic stay in every unfiltered total."""
+    from xinqiao.analytics.selectors import content_rows
+
+    untopical = ContentMetricDaily.objects.filter(hospital=world.hospital, stat_date__range=OCT).first()
+    ContentMetricDaily.objects.filter(pk=untopical.pk).update(topic="")
+    everything = content_rows(world.hospital, *OCT)
+    assert everything.filter(pk=untopical.pk).exists()
+    topical = content_rows(world.hospital, *OCT, Filters(topic="高血压"))
+    assert set(topical.values_list("pk", flat=True)) == set(
+        ContentMetricDaily.objects.filter(hospital=world.hospital, stat_date__range=OCT, topic="高血压").values_list(
+            "pk", flat=True
+        )
+    )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # (a handful of rows: see the publication index test above)
+            cursor.execute("SET LOCAL enable_seqscan = off")
+    assert "content_metric_topic_day" in topical.explain()
