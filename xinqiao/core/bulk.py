@@ -3,8 +3,8 @@
 Used by the metric imports and by the demo and bench seeders.
 
 An import of 200,000 rows spends most of its time here, so the rows are never built as model instances or dicts:
-each column is a list (or one ``Repeated`` value, or a ``Chunked`` column computed a slice at a time), adapted
-once per distinct value, and the database writes one chunk while Python prepares the next (SQLite releases the
+each column is a sequence (a list, a column whose values are made a slice at a time when sliced, or one
+``Repeated`` value), adapted once per distinct value, and the database writes one chunk while Python prepares the next (SQLite releases the
 GIL while it executes a statement; psycopg's queued COPY writer sends from its own thread).
 """
 
@@ -19,7 +19,7 @@ import re
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -48,17 +48,7 @@ class Repeated:
         self.value = value
 
 
-class Chunked:
-    """A column computed slice by slice: ``produce(start, stop)`` returns the values of rows start … stop - 1.
-    Used for a column that costs Python time to build (the ``extra`` JSON), so it overlaps the database's work."""
-
-    __slots__ = ("produce",)
-
-    def __init__(self, produce: Callable[[int, int], list[Any]]) -> None:
-        self.produce = produce
-
-
-Column = list[Any] | Repeated | Chunked
+Column = Sequence[Any] | Repeated  # sliced for each chunk it writes
 
 
 def bulk_upsert(model, rows: list[dict[str, Any]], *, unique: tuple[str, ...], columns: tuple[str, ...]) -> None:
@@ -158,17 +148,12 @@ def _prepared(values: Column, field, is_json_text: bool) -> Column:
 def _mapped(values: Column, convert: Callable[[list[Any]], list[Any]]) -> Column:
     if isinstance(values, Repeated):
         return Repeated(convert([values.value])[0])
-    if isinstance(values, Chunked):
-        produce = values.produce
-        return Chunked(lambda start, stop: convert(produce(start, stop)))
     return convert(values)
 
 
 def _slice(values: Column, start: int, stop: int):
     if isinstance(values, Repeated):
         return itertools.repeat(values.value, stop - start)
-    if isinstance(values, Chunked):
-        return values.produce(start, stop)
     return values[start:stop]
 
 

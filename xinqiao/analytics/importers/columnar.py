@@ -76,6 +76,27 @@ class LazyColumn(Sequence):
     def __iter__(self):
         return iter(self.values())
 
+    def json_fragments(self, prefix: str, encode: Callable[[Any], str], start: int, stop: int) -> pl.Series | None:
+        """``prefix + encode(value)`` for rows start … stop - 1 as a polars text column (null where the value is
+        None), each distinct value encoded once and put in place by polars, without a Python value per row. None
+        when the column has no mapping to use (its Python list is made already, or polars converted its cells
+        into something other than integers): the caller then encodes the Python values."""
+        import polars as pl
+
+        cells = self._cells.slice(start, max(0, stop - start))
+        if self._values is not None:
+            return None
+        if self._mapping is None:
+            if cells.dtype != pl.Int64:
+                return None
+            return (prefix + cells.cast(pl.String)).alias("")  # integers as JSON writes them
+        keys = [cell for cell, value in self._mapping.items() if cell is not None and value is not None]
+        texts = [prefix + encode(self._mapping[cell]) for cell in keys]
+        fragments = cells.replace_strict(keys, texts, default=None, return_dtype=pl.String)
+        if self._mapping.get(None) is not None:
+            fragments = fragments.fill_null(prefix + encode(self._mapping[None]))
+        return fragments
+
     def or_zero(self) -> LazyColumn:
         """0 where a count is missing (as ``value or 0`` per row)."""
         import polars as pl

@@ -894,37 +894,46 @@ class ContentColumns:
             extra["content_type"] = self.content_types[position]
         return extra
 
-    def extra_json(self, encode: Callable[[Any], str], start: int = 0, stop: int | None = None) -> list[str]:
+    def extra_json(self, encode: Callable[[Any], str], start: int = 0, stop: int | None = None) -> LazyColumn:
         """The ``extra`` of rows start … stop - 1 as JSON text, the same object ``encode(self.extra_of(i))`` gives:
-        each column becomes a column of ``"name": value`` fragments (numbers formatted by polars, other values
-        encoded once per distinct value) and polars joins each row's fragments, skipping the empty ones, in one
-        query (the per-row joins in Python took longer than SQLite's inserts of the rows)."""
+        each column becomes a column of ``"name": value`` fragments and polars joins each row's fragments, skipping
+        the empty ones, in one query. A lazy column's distinct values are encoded once and put in place by polars,
+        numbers are formatted by polars, other values are encoded once per distinct value (built row by row in
+        Python, the JSON of 200,000 rows took longer than SQLite's inserts of them; chunk by chunk, a third of the
+        main thread's time while the database wrote). The texts stay polars cells until the writer asks for a
+        slice (``LazyColumn``)."""
         import polars as pl
 
         stop = len(self) if stop is None else stop
         if stop <= start:
-            return []
-        fragments = [_fragment(name, values[start:stop], encode) for name, values in self.extra_columns.items()]
+            return LazyColumn(pl.Series([], dtype=pl.String))
+        fragments = [_fragment(name, values, encode, start, stop) for name, values in self.extra_columns.items()]
         if self.unknown_columns:
             inner = pl.concat_str(
-                [_fragment(header, values[start:stop], encode) for header, values in self.unknown_columns],
+                [_fragment(header, values, encode, start, stop) for header, values in self.unknown_columns],
                 separator=", ",
                 ignore_nulls=True,
             )
             fragments.append(pl.when(inner != "").then(encode("unknown") + ": {" + inner + "}"))
         content_types = [value or None for value in self.content_types[start:stop]]
-        fragments.append(_fragment("content_type", content_types, encode))
+        fragments.append(_fragment("content_type", content_types, encode, 0, stop - start))
         joined = pl.concat_str(fragments, separator=", ", ignore_nulls=True)
-        return pl.select("{" + joined + "}").to_series().to_list()
+        return LazyColumn(pl.select("{" + joined + "}").to_series())
 
 
-def _fragment(name: str, values: list[Any], encode: Callable[[Any], str]) -> pl.Expr:
-    """``_encoded_fragments`` as a polars expression. A column of integers or of finite floats (counts and rates,
-    mostly distinct from row to row) is formatted by polars: integers as JSON writes them, floats as the shortest
-    text that reads back as the same float (``1e-7`` where Python writes ``1e-07``: the same JSON number).
-    Anything else goes through Python."""
+def _fragment(name: str, column: Sequence[Any], encode: Callable[[Any], str], start: int, stop: int) -> pl.Expr:
+    """``_encoded_fragments`` of rows start … stop - 1 as a polars expression. A lazy column (cells and what each
+    distinct cell reads as) has each distinct value encoded once and the texts put in place by polars. A column of
+    integers or of finite floats (counts and rates, mostly distinct from row to row) is formatted by polars:
+    integers as JSON writes them, floats as the shortest text that reads back as the same float (``1e-7`` where
+    Python writes ``1e-07``: the same JSON number). Anything else goes through Python."""
     import polars as pl
 
+    if isinstance(column, LazyColumn):
+        fragments = column.json_fragments(encode(name) + ": ", encode, start, stop)
+        if fragments is not None:
+            return pl.lit(fragments)
+    values = column[start:stop]
     kinds = set(map(type, values))
     kinds.discard(type(None))
     if kinds == {int} or kinds == {float}:

@@ -11,7 +11,6 @@ importing the same file twice changes nothing. ``metric_import_file`` does both 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import re
@@ -39,7 +38,7 @@ from xinqiao.analytics.models import AccountMetricDaily, ContentMetricDaily, Met
 from xinqiao.channels.models import PlatformAccount, Publication
 from xinqiao.core.access import Action, Principal
 from xinqiao.core.audit import audit_record
-from xinqiao.core.bulk import Chunked, Repeated, bulk_upsert, bulk_upsert_columns
+from xinqiao.core.bulk import Repeated, bulk_upsert, bulk_upsert_columns
 from xinqiao.core.exceptions import ApplicationError
 from xinqiao.core.models import AuditEvent, Hospital
 
@@ -269,9 +268,9 @@ def _insert_new_content(
         "department_id_snapshot": Repeated(account.department_id),
         "doctor_id_snapshot": Repeated(account.doctor_id),
         "topic": Repeated(""),
-        # JSON built a chunk at a time while the database writes the previous one; Chinese text as UTF-8 rather
-        # than \u escapes (shorter to store and to check, the same JSON).
-        "extra": Chunked(functools.partial(records.extra_json, encoder(ensure_ascii=False).encode)),
+        # Every row's JSON from one polars query over the columns (each distinct value encoded once); Chinese text
+        # as UTF-8 rather than \u escapes (shorter to store and to check, the same JSON).
+        "extra": records.extra_json(encoder(ensure_ascii=False).encode),
         "source": Repeated(source),
         "metric_import_id": Repeated(metric_import.pk if metric_import is not None else None),
         "updated_at": Repeated(timezone.now()),

@@ -82,7 +82,7 @@ def test_extra_json_is_the_json_of_each_records_extra():
     sample = make_sample("douyin.works", fmt="csv", seed=9, rows=300)
     result = parse_file(sample.content, filename=sample.filename, platform="douyin", today=TODAY)
     columns = result.content
-    texts = columns.extra_json(DjangoJSONEncoder().encode)
+    texts = columns.extra_json(DjangoJSONEncoder().encode).values()
     assert len(texts) == 300
     for position, text in enumerate(texts):
         assert json.loads(text) == columns[position].extra
@@ -112,10 +112,52 @@ def test_extra_json_writes_every_kind_of_value_for_any_slice():
     )
     encode = DjangoJSONEncoder(ensure_ascii=False).encode
     for start, stop in [(0, 4), (1, 3), (3, 4), (2, 2)]:
-        texts = columns.extra_json(encode, start, stop)
+        texts = columns.extra_json(encode, start, stop).values()
         assert [json.loads(text) for text in texts] == [columns.extra_of(i) for i in range(start, stop)]
-    assert columns.extra_json(encode, 1, 2) == ["{}"]
+    assert columns.extra_json(encode, 1, 2).values() == ["{}"]
     assert all(type(json.loads(text)["rate"]) is float for text in columns.extra_json(encode, 2, 4))
+
+
+def test_extra_json_of_lazy_columns_puts_each_distinct_values_json_in_place():
+    """Columns kept as cells plus what each distinct cell reads as (``LazyColumn``) are encoded per distinct value
+    by the same encoder (the same text ``encode(extra)`` gives), including a missing cell that reads as a value,
+    and a column whose list is made already."""
+    import polars as pl
+
+    from xinqiao.analytics.importers.columnar import LazyColumn
+
+    def columns() -> ContentColumns:  # afresh for each slice: reading a record makes a lazy column's whole list
+        made = LazyColumn(pl.Series(["x", "y", "x", None]), {"x": 1, "y": 2.5, None: None})
+        made.values()
+        return ContentColumns(
+            numbers=[2, 3, 4, 5],
+            content_keys=["a", "b", "c", "d"],
+            stat_dates=[TODAY] * 4,
+            titles=[""] * 4,
+            published_at=[None] * 4,
+            formats=[""] * 4,
+            metrics={},
+            extra_columns={
+                "rate": LazyColumn(
+                    pl.Series(["50%", None, "--", "1e-5%"]), {"50%": 0.5, None: None, "--": None, "1e-5%": 1e-7}
+                ),
+                "count": LazyColumn(pl.Series([1, None, 3, 2**62], dtype=pl.Int64)),
+                "text": LazyColumn(
+                    pl.Series([" a ", "b", None, '中"文']), {" a ": "a", "b": "b", None: "空", '中"文': '中"文'}
+                ),
+                "made": made,
+            },
+            unknown_columns=[("未知列", LazyColumn(pl.Series([None, "u", None, "v"]), {None: None, "u": "U", "v": 2}))],
+            content_types=["video", "", None, "note"],
+        )
+
+    encode = DjangoJSONEncoder(ensure_ascii=False).encode
+    for start, stop in [(0, 4), (1, 3), (3, 4), (2, 2)]:
+        fresh = columns()
+        texts = fresh.extra_json(encode, start, stop).values()
+        assert texts == [encode(fresh.extra_of(i)) for i in range(start, stop)]
+    assert json.loads(columns().extra_json(encode, 2, 3).values()[0]) == {"count": 3, "text": "空", "made": 1}
+    assert '"rate": 1e-07' in columns().extra_json(encode, 3, 4).values()[0]  # the encoder's text, not polars'
 
 
 def test_an_overlapping_period_is_merged_row_by_row(world):

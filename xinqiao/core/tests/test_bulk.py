@@ -14,7 +14,7 @@ from xinqiao.analytics.models import ContentMetricDaily, MetricSource
 from xinqiao.analytics.services.imports import CONTENT_DEFAULTS, CONTENT_VALUE_FIELDS
 from xinqiao.analytics.tests.imports_support import make_account
 from xinqiao.core import bulk
-from xinqiao.core.bulk import Chunked, Repeated, bulk_upsert_columns
+from xinqiao.core.bulk import Repeated, bulk_upsert_columns
 
 COLUMNS = ("hospital_id", "account_id", "content_key", "stat_date", *CONTENT_VALUE_FIELDS, "source", "updated_at")
 
@@ -29,7 +29,7 @@ def _columns(account, count: int, views_from: int = 0) -> dict:
         "content_key": [f"k{index:05d}" for index in range(count)],
         "stat_date": [dt.date(2026, 10, 1) + dt.timedelta(days=index % 7) for index in range(count)],
         "views": [views_from + index for index in range(count)],
-        "extra": Chunked(lambda start, stop: [{"row": index} for index in range(start, stop)]),
+        "extra": [{"row": index} for index in range(count)],
         "updated_at": Repeated(dt.datetime(2026, 11, 1, tzinfo=dt.UTC)),
     }
 
