@@ -48,6 +48,56 @@ class Repeated:
         self.value = value
 
 
+class Prefetched(Sequence):
+    """A column whose first rows are at hand and whose other rows are being computed meanwhile (``rest``, a future
+    of the values of rows ``len(first)`` …): the writer writes the first rows while another thread computes the
+    rest, instead of waiting for the whole column before its first statement. Slicing past the first rows waits
+    for the rest (and raises what computing it raised)."""
+
+    __slots__ = ("_first", "_length", "_rest")
+
+    def __init__(self, first: Sequence[Any], rest: Future, length: int) -> None:
+        self._first = first
+        self._rest = rest
+        self._length = length
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, position):
+        split = len(self._first)
+        if isinstance(position, slice):
+            start, stop, step = position.indices(self._length)
+            if step == 1 and stop <= split:
+                return self._first[start:stop]
+            if step == 1 and start >= split:
+                return self._rest.result()[start - split : stop - split]
+            return [self[index] for index in range(start, stop, step)]
+        if position < 0:
+            position += self._length
+        if not 0 <= position < self._length:
+            raise IndexError(position)
+        return self._first[position] if position < split else self._rest.result()[position - split]
+
+    @classmethod
+    def computing(cls, produce: Callable[[int, int], Sequence[Any]], length: int, first: int) -> Prefetched:
+        """``produce(start, stop)`` gives rows start … stop - 1: the first ``first`` rows now, the rest in a thread
+        (worth it for work that releases the GIL, such as a polars query)."""
+        head = produce(0, min(first, length))
+        if length <= first:
+            return cls(head, _done(head[:0]), length)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        rest = pool.submit(produce, first, length)
+        pool.shutdown(wait=False)  # the thread ends with its one task
+        return cls(head, rest, length)
+
+
+def _done(value: Any) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
 Column = Sequence[Any] | Repeated  # sliced for each chunk it writes
 
 

@@ -11,6 +11,7 @@ importing the same file twice changes nothing. ``metric_import_file`` does both 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -38,7 +39,7 @@ from xinqiao.analytics.models import AccountMetricDaily, ContentMetricDaily, Met
 from xinqiao.channels.models import PlatformAccount, Publication
 from xinqiao.core.access import Action, Principal
 from xinqiao.core.audit import audit_record
-from xinqiao.core.bulk import Repeated, bulk_upsert, bulk_upsert_columns
+from xinqiao.core.bulk import Prefetched, Repeated, bulk_upsert, bulk_upsert_columns
 from xinqiao.core.exceptions import ApplicationError
 from xinqiao.core.models import AuditEvent, Hospital
 
@@ -106,6 +107,8 @@ ACCOUNT_DEFAULTS: dict[str, Any] = {
 
 
 WRITE_FIELDS = ("source", "metric_import_id", "updated_at")
+# Rows whose ``extra`` JSON is made before the first write; the others' is made while the database writes these.
+EXTRA_FIRST_ROWS = 5_000
 
 
 # --- helpers shared with the datacube sync -------------------------------------------------------------------
@@ -268,9 +271,12 @@ def _insert_new_content(
         "department_id_snapshot": Repeated(account.department_id),
         "doctor_id_snapshot": Repeated(account.doctor_id),
         "topic": Repeated(""),
-        # Every row's JSON from one polars query over the columns (each distinct value encoded once); Chinese text
-        # as UTF-8 rather than \u escapes (shorter to store and to check, the same JSON).
-        "extra": records.extra_json(encoder(ensure_ascii=False).encode),
+        # Every row's JSON from polars queries over the columns (each distinct value encoded once): the first rows
+        # now, the others in a thread while the database writes those. Chinese text as UTF-8 rather than \u escapes
+        # (shorter to store and to check, the same JSON).
+        "extra": Prefetched.computing(
+            functools.partial(records.extra_json, encoder(ensure_ascii=False).encode), count, EXTRA_FIRST_ROWS
+        ),
         "source": Repeated(source),
         "metric_import_id": Repeated(metric_import.pk if metric_import is not None else None),
         "updated_at": Repeated(timezone.now()),

@@ -14,7 +14,7 @@ from xinqiao.analytics.models import ContentMetricDaily, MetricSource
 from xinqiao.analytics.services.imports import CONTENT_DEFAULTS, CONTENT_VALUE_FIELDS
 from xinqiao.analytics.tests.imports_support import make_account
 from xinqiao.core import bulk
-from xinqiao.core.bulk import Repeated, bulk_upsert_columns
+from xinqiao.core.bulk import Prefetched, Repeated, bulk_upsert_columns
 
 COLUMNS = ("hospital_id", "account_id", "content_key", "stat_date", *CONTENT_VALUE_FIELDS, "source", "updated_at")
 
@@ -176,3 +176,52 @@ def test_sqlite_literals_quote_text_and_leave_other_values_to_binding():
     assert bulk._sqlite_literal("a\0b") is None
     assert bulk._sqlite_literal(b"bytes") is None
     assert bulk._sqlite_literal(dt.date(2026, 1, 1)) is None
+
+
+def test_prefetched_columns_read_like_the_list_they_compute():
+    made = []
+
+    def produce(start: int, stop: int) -> list[str]:
+        made.append((start, stop))
+        return [f"v{index}" for index in range(start, stop)]
+
+    whole = [f"v{index}" for index in range(10)]
+    column = Prefetched.computing(produce, 10, 4)
+    assert len(column) == 10
+    assert column[0:4] == whole[0:4]
+    for start, stop in [(0, 10), (2, 7), (4, 10), (6, 8), (9, 20), (5, 5)]:
+        assert list(column[start:stop]) == whole[start:stop]
+    assert [column[3], column[4], column[-1]] == ["v3", "v4", "v9"]
+    assert column[::3] == whole[::3]
+    assert sorted(made) == [(0, 4), (4, 10)]  # the first rows once, the rest once
+    with pytest.raises(IndexError):
+        column[10]
+    short = Prefetched.computing(produce, 2, 4)
+    assert list(short[0:2]) == ["v0", "v1"]
+
+
+def test_prefetched_columns_raise_what_computing_the_rest_raised():
+    def produce(start: int, stop: int) -> list[int]:
+        if start:
+            raise ValueError("the rest failed")
+        return list(range(stop))
+
+    column = Prefetched.computing(produce, 10, 3)
+    assert column[0:3] == [0, 1, 2]
+    with pytest.raises(ValueError, match="the rest failed"):
+        column[3:5]
+
+
+def test_a_prefetched_column_is_written_like_a_list(world, small_batches):
+    account = make_account(world)
+    data = _columns(account, 1_050)
+    data["extra"] = Prefetched.computing(
+        lambda start, stop: [{"row": index} for index in range(start, stop)], 1_050, 100
+    )
+    with transaction.atomic():
+        bulk_upsert_columns(
+            ContentMetricDaily, data, 1_050, unique=("account_id", "content_key", "stat_date"), columns=COLUMNS
+        )
+    stored = dict(ContentMetricDaily.objects.filter(account=account).values_list("content_key", "extra"))
+    assert len(stored) == 1_050
+    assert (stored["k00099"], stored["k00100"], stored["k01049"]) == ({"row": 99}, {"row": 100}, {"row": 1049})
