@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Min
 
 from xinqiao.analytics import attribution
+from xinqiao.analytics.models import ContentMetricDaily
 from xinqiao.analytics.selectors import Filters, content_rows, publication_content_rows
 from xinqiao.analytics.selectors.content import _derived
 from xinqiao.analytics.selectors.period import CONTENT_SUMS, content_aggregate_expressions
@@ -201,7 +202,18 @@ def topic_choices(
     start: dt.date | None = None,
     end: dt.date | None = None,
 ) -> list[str]:
-    """Distinct topics of the facts in [start, end] (for the filter; bounded by the period so the query reads
-    the period's index range, not the whole table)."""
-    rows = content_rows(hospital, start, end, None, department_ids).exclude(topic="")
-    return list(rows.values_list("topic", flat=True).distinct().order_by("topic"))
+    """Distinct topics of the facts in [start, end] (for the filter), in order.
+
+    Read topic by topic through the (hospital, topic, day) index: the next topic after the last one found, then
+    whether it has a row in the period. A hospital has tens of topics and hundreds of thousands of rows a month;
+    ``SELECT DISTINCT topic`` over the period made SQLite (without planner statistics) walk the hospital's whole
+    topic index, 1 s at 5,000,000 rows, on every dashboard page."""
+    topics: list[str] = []
+    named = ContentMetricDaily.objects.filter(hospital=hospital).exclude(topic="")
+    in_period = content_rows(hospital, start, end, None, department_ids).exclude(topic="")
+    topic = named.order_by("topic").values_list("topic", flat=True).first()
+    while topic is not None:
+        if in_period.filter(topic=topic).exists():
+            topics.append(topic)
+        topic = named.filter(topic__gt=topic).order_by("topic").values_list("topic", flat=True).first()
+    return topics

@@ -272,3 +272,40 @@ def test_topic_filter_reads_the_partial_topic_index(world, data):
         with connection.cursor() as cursor:  # (a handful of rows: see the publication index test above)
             cursor.execute("SET LOCAL enable_seqscan = off")
     assert "content_metric_topic_day" in topical.explain()
+
+
+def test_topic_choices_read_topic_by_topic_give_what_one_distinct_query_gives(world, data):
+    """The filter's topics come from a walk over the topic index (next topic, then a row in the period?): the same
+    list as ``SELECT DISTINCT topic`` over the period, for any period and department scope."""
+    from xinqiao.analytics.selectors import content_rows
+    from xinqiao.analytics.tests.test_selectors_period import metric
+
+    douyin = data.accounts["douyin"]
+    for number, (topic, day, department) in enumerate(
+        [
+            ("骨科康复", dt.date(2026, 10, 20), "pediatrics"),
+            ("Ａ型流感", dt.date(2026, 9, 1), None),
+            ("a 型流感", dt.date(2026, 11, 2), "cardiology"),
+            ("高血压", dt.date(2026, 12, 31), "pediatrics"),
+            ("", dt.date(2026, 10, 10), "cardiology"),
+        ]
+    ):
+        metric(world, douyin, None, f"t{number}", day, topic=topic, fmt="video", department=department, views=1)
+    elsewhere = PlatformAccount.objects.create(  # another hospital's topic is never offered
+        hospital=world.other_hospital, platform="douyin", name="别院抖音", account_type="hospital_official"
+    )
+    metric(world, elsewhere, None, "x", dt.date(2026, 10, 1), topic="别院专题", fmt="video", department=None)
+    ContentMetricDaily.objects.filter(account=elsewhere).update(hospital=world.other_hospital)
+    pediatrics, cardiology = world.departments["pediatrics"].pk, world.departments["cardiology"].pk
+    for start, end in [(None, None), OCT, (dt.date(2026, 9, 1), dt.date(2026, 9, 1)), (dt.date(2027, 1, 1), None)]:
+        for scope in (None, [pediatrics], [cardiology], [pediatrics, cardiology], []):
+            expected = list(
+                content_rows(world.hospital, start, end, None, scope)
+                .exclude(topic="")
+                .values_list("topic", flat=True)
+                .distinct()
+                .order_by("topic")
+            )
+            assert topic_selectors.topic_choices(world.hospital, scope, start, end) == expected, (start, end, scope)
+    assert "骨科康复" in topic_selectors.topic_choices(world.hospital, None, *OCT)
+    assert topic_selectors.topic_choices(world.hospital, None, dt.date(2027, 1, 1), None) == []
