@@ -56,6 +56,9 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     ),
     # REQ-AUD-006: reveal bursts, bulk exports, after-hours access, denied access, disabled accounts.
     PeriodicJob("scan_security_events", "xinqiao.core.tasks.scan_security_events_task", every=dt.timedelta(minutes=5)),
+    PeriodicJob(
+        "refresh_planner_statistics", "xinqiao.core.tasks.refresh_planner_statistics", every=dt.timedelta(days=1)
+    ),
 )
 
 
