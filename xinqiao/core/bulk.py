@@ -4,8 +4,9 @@ Used by the metric imports and by the demo and bench seeders.
 
 An import of 200,000 rows spends most of its time here, so the rows are never built as model instances or dicts:
 each column is a sequence (a list, a column whose values are made a slice at a time when sliced, or one
-``Repeated`` value), adapted once per distinct value, and the database writes one chunk while Python prepares the next (SQLite releases the
-GIL while it executes a statement; psycopg's queued COPY writer sends from its own thread).
+``Repeated`` value), adapted once per distinct value, and the database writes one chunk while Python prepares
+the next (SQLite releases the GIL while it executes a statement; psycopg's queued COPY writer sends from its own
+thread).
 """
 
 from __future__ import annotations

@@ -83,9 +83,9 @@ class LazyColumn(Sequence):
         into something other than integers): the caller then encodes the Python values."""
         import polars as pl
 
-        cells = self._cells.slice(start, max(0, stop - start))
         if self._values is not None:
             return None
+        cells = self._cells.slice(start, max(0, stop - start))
         if self._mapping is None:
             if cells.dtype != pl.Int64:
                 return None
