@@ -92,9 +92,9 @@ def test_extra_json_is_the_json_of_each_records_extra():
     assert {"unknown", "content_type"} <= set(json.loads(texts[0]))
 
 
-def test_extra_json_writes_every_kind_of_value_for_any_slice():
-    """Integers beyond 64 bits, booleans, floats, text needing escapes, rows with nothing in ``extra``."""
-    columns = ContentColumns(
+def four_rows(*, extra_columns: dict, unknown_columns: list) -> ContentColumns:
+    """Four records with nothing but the given ``extra`` and unknown columns (and content types, one of them empty)."""
+    return ContentColumns(
         numbers=[2, 3, 4, 5],
         content_keys=["a", "b", "c", "d"],
         stat_dates=[TODAY] * 4,
@@ -102,6 +102,15 @@ def test_extra_json_writes_every_kind_of_value_for_any_slice():
         published_at=[None] * 4,
         formats=[""] * 4,
         metrics={},
+        extra_columns=extra_columns,
+        unknown_columns=unknown_columns,
+        content_types=["video", "", None, "note"],
+    )
+
+
+def test_extra_json_writes_every_kind_of_value_for_any_slice():
+    """Integers beyond 64 bits, booleans, floats, text needing escapes, rows with nothing in ``extra``."""
+    columns = four_rows(
         extra_columns={
             "huge": [2**70, None, 1, -3],
             "count": [1, None, 3, 2**63 - 1],
@@ -111,7 +120,6 @@ def test_extra_json_writes_every_kind_of_value_for_any_slice():
             "text": ['a"b\\c', None, "中文\n", ""],
         },
         unknown_columns=[("未知列", ["x", None, None, "y"]), ("另一列", [None, None, None, "z"])],
-        content_types=["video", "", None, "note"],
     )
     encode = DjangoJSONEncoder(ensure_ascii=False).encode
     for start, stop in [(0, 4), (1, 3), (3, 4), (2, 2)]:
@@ -132,14 +140,7 @@ def test_extra_json_of_lazy_columns_puts_each_distinct_values_json_in_place():
     def columns() -> ContentColumns:  # afresh for each slice: reading a record makes a lazy column's whole list
         made = LazyColumn(pl.Series(["x", "y", "x", None]), {"x": 1, "y": 2.5, None: None})
         made.values()
-        return ContentColumns(
-            numbers=[2, 3, 4, 5],
-            content_keys=["a", "b", "c", "d"],
-            stat_dates=[TODAY] * 4,
-            titles=[""] * 4,
-            published_at=[None] * 4,
-            formats=[""] * 4,
-            metrics={},
+        return four_rows(
             extra_columns={
                 "rate": LazyColumn(
                     pl.Series(["50%", None, "--", "1e-5%"]), {"50%": 0.5, None: None, "--": None, "1e-5%": 1e-7}
@@ -151,7 +152,6 @@ def test_extra_json_of_lazy_columns_puts_each_distinct_values_json_in_place():
                 "made": made,
             },
             unknown_columns=[("未知列", LazyColumn(pl.Series([None, "u", None, "v"]), {None: None, "u": "U", "v": 2}))],
-            content_types=["video", "", None, "note"],
         )
 
     encode = DjangoJSONEncoder(ensure_ascii=False).encode
