@@ -15,8 +15,8 @@ transaction as a naive loop would); it runs on a subset of the records (5,000; q
 parse time + per-row write time extrapolated to all N rows. Ratio = ours / baseline in rows per second. The details
 also give the import's CPU seconds (``time.process_time``): on a shared, loaded machine wall time can be several
 times the CPU time; ``machine_reference_seconds``: a fixed pure-Python loop timed just before each import, which
-shows how fast the machine was at that moment; and ``phases``: a separate import of the same file timed step by step (parse, write, commit),
-which shows what bounds the rate on each database.
+shows how fast the machine was at that moment; and ``phases``: a separate import of the same file timed step by
+step (parse, write, commit), which shows what bounds the rate on each database.
 
 Run through the harness: ``python bench/run.py --only analytics_import [--quick] [--db sqlite|postgres|both]``.
 """
@@ -141,7 +141,7 @@ def _settle_sqlite_log() -> None:
 
 def _machine_reference() -> float:
     """Seconds a fixed pure-Python loop takes now: how fast the machine is at the moment of a run (on this shared
-    host the same loop took 1.1 to 2.2 s in one hour, and every import's time moved with it)."""
+    host the same loop took 0.10 to 0.43 s within one afternoon, and every import's time moved with it)."""
     started = time.perf_counter()
     total = 0
     for number in range(2_000_000):
