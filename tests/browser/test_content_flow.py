@@ -129,6 +129,17 @@ def test_write_review_publish_and_track(page, login, logout, world, studio, sand
     assert response.headers["location"] == publication.post_url
     assert sum(1 for entry in sandbox.requests() if entry["path"] == "/cgi-bin/freepublish/submit") == 1
 
+    # a complaint: the post comes down on WeChat itself, and the takedown is recorded with its reason
+    takedown = row.get_by_test_id("take-down")
+    takedown.locator("input[name=reason]").fill("患者投诉，撤下文章")
+    with page.expect_navigation():
+        takedown.locator("button").click()
+    publication.refresh_from_db()
+    assert (publication.status, publication.takedown_reason) == (Publication.Status.TAKEN_DOWN, "患者投诉，撤下文章")
+    assert sum(1 for entry in sandbox.requests() if entry["path"] == "/cgi-bin/freepublish/delete") == 1
+    assert page.request.get(publication.post_url).status == 404
+    assert "已在微信公众号删除" in page.locator("body").inner_text()
+
 
 def test_drag_an_item_onto_a_day(page, login, world, studio, results_dir):
     from xinqiao.content.services import ItemInput, item_create

@@ -86,3 +86,4 @@ class MarkPublishedForm(forms.Form):
 
 class TakeDownForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=300)
+    removed_on_platform = forms.BooleanField(label=_("Already removed on the platform"), required=False)

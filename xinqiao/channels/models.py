@@ -180,6 +180,19 @@ class Publication(models.Model):
     def __str__(self) -> str:
         return f"publication #{self.pk} ({self.status})"
 
+    @property
+    def deletable_on_platform(self) -> bool:
+        """Whether XinQiao can delete this post through the platform's API: a WeChat OA article it published
+        itself (WeChat's ``article_id`` is known) on an account whose credentials are stored. The other platforms'
+        contracts have no delete call."""
+        account = self.account
+        return (
+            account.platform == PlatformAccount.Platform.WECHAT_OA
+            and bool(account.app_id)
+            and account.has_secret
+            and bool(self.article_id)
+        )
+
 
 class TrackingLink(models.Model):
     """A short link ``/t/<code>`` that redirects to the published post and counts clicks."""

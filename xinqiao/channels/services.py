@@ -21,7 +21,12 @@ from django.utils.translation import gettext as _
 
 from xinqiao.channels.models import Notification, PlatformAccount, Publication, TrackingClick, TrackingLink
 from xinqiao.channels.platforms.base import DjangoCacheTokenStore, ProviderError
-from xinqiao.channels.platforms.wechat_oa.client import DEFAULT_BASE_URL, DraftArticle, WeChatOAClient
+from xinqiao.channels.platforms.wechat_oa.client import (
+    DEFAULT_BASE_URL,
+    DraftArticle,
+    PublishState,
+    WeChatOAClient,
+)
 from xinqiao.core import vault
 from xinqiao.core.access import Action, Principal
 from xinqiao.core.audit import audit_record
@@ -462,26 +467,70 @@ def publication_retry(*, principal: Principal, publication: Publication) -> None
     transaction.on_commit(lambda: run_publication.enqueue(publication_id=publication.pk))
 
 
-@transaction.atomic
-def publication_take_down(*, principal: Principal, publication: Publication, reason: str, request=None) -> None:
-    """Record that a post was removed from the platform (kept as evidence, never deleted)."""
+def publication_take_down(
+    *, principal: Principal, publication: Publication, reason: str, removed_on_platform: bool = False, request=None
+) -> bool:
+    """Take a published post down and record it (the record is kept as evidence, never deleted).
+
+    A WeChat OA article published through the API is deleted on WeChat first (``freepublish/delete``); if WeChat
+    does not delete it, nothing is recorded and the error says why. Posts published by hand, on platforms without
+    a delete API, or already removed on the platform (``removed_on_platform``) are only recorded. Returns whether
+    XinQiao deleted the post on the platform."""
     principal.require(Action.CONTENT_PUBLISH)
     reason = reason.strip()
     if not reason:
         raise ApplicationError(_("Say why the post is taken down."), code="reason", field="reason")
     if publication.status != Status.PUBLISHED:
         raise ApplicationError(_("Only published posts can be taken down."), code="bad_state")
-    now = timezone.now()
-    _save(publication, status=Status.TAKEN_DOWN, taken_down_at=now, takedown_reason=reason[:300])
-    TrackingLink.objects.filter(publication=publication).update(target_url="")
-    audit_record(
-        action="content_takedown",
-        principal=principal,
-        request=request,
-        object_type="publication",
-        object_id=publication.pk,
-        detail={"item": publication.item_id, "account": publication.account_id, "reason": reason},
-    )
+    deleted = not removed_on_platform and publication.deletable_on_platform
+    if deleted:
+        _delete_on_wechat(publication)  # outside the transaction: a network call must not hold row locks
+    with transaction.atomic():
+        locked = Publication.objects.select_for_update(of=("self",)).get(pk=publication.pk)
+        if locked.status != Status.PUBLISHED:  # another user took it down meanwhile
+            raise ApplicationError(_("Only published posts can be taken down."), code="bad_state")
+        now = timezone.now()
+        _save(publication, status=Status.TAKEN_DOWN, taken_down_at=now, takedown_reason=reason[:300])
+        TrackingLink.objects.filter(publication=publication).update(target_url="")
+        audit_record(
+            action="content_takedown",
+            principal=principal,
+            request=request,
+            object_type="publication",
+            object_id=publication.pk,
+            detail={
+                "item": publication.item_id,
+                "account": publication.account_id,
+                "reason": reason,
+                "deleted_on_platform": deleted,
+            },
+        )
+    return deleted
+
+
+def _delete_on_wechat(publication: Publication) -> None:
+    """``freepublish/delete`` for the publication's article. An article that is gone already (deleted on
+    mp.weixin.qq.com, banned, or deleted by an earlier attempt whose answer was lost) counts as deleted: WeChat
+    refuses the delete, and ``freepublish/get`` then reports it deleted or banned."""
+    gone = (PublishState.DELETED_BY_USER, PublishState.BANNED)
+    try:
+        with wechat_client(publication.account) as client:
+            try:
+                client.delete_published(article_id=publication.article_id)
+            except ProviderError as error:
+                if _is_connection_error(error) or not publication.publish_id:
+                    raise
+                if client.get_publish_status(publish_id=publication.publish_id).state not in gone:
+                    raise
+    except ProviderError as error:
+        raise ApplicationError(
+            _(
+                "WeChat did not delete the article (%(error)s). Nothing was recorded: try again, or delete it on "
+                "mp.weixin.qq.com and record the takedown as already removed on the platform."
+            )
+            % {"error": error.message},
+            code="platform_delete",
+        ) from None
 
 
 def export_package(publication: Publication) -> bytes:

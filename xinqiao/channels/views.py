@@ -143,14 +143,22 @@ def publication_retry(request: HttpRequest, pk: int) -> HttpResponse:
 def publication_take_down(request: HttpRequest, pk: int) -> HttpResponse:
     publication = selectors.access_publication(request.principal, pk, Action.CONTENT_PUBLISH)
     form = TakeDownForm(request.POST)
+    valid = form.is_valid()
     try:
-        reason = form.cleaned_data["reason"] if form.is_valid() else ""
-        services.publication_take_down(
-            principal=request.principal, publication=publication, reason=reason, request=request
+        deleted = services.publication_take_down(
+            principal=request.principal,
+            publication=publication,
+            reason=form.cleaned_data["reason"] if valid else "",
+            removed_on_platform=valid and form.cleaned_data["removed_on_platform"],
+            request=request,
         )
     except ApplicationError as error:
         return _back_with_error(request, publication.item_id, error)
-    messages.success(request, _("Recorded as taken down."))
+    if deleted:
+        messages.success(request, _("Deleted on %(platform)s and recorded as taken down.")
+                         % {"platform": publication.account.get_platform_display()})  # fmt: skip
+    else:
+        messages.success(request, _("Recorded as taken down."))
     return redirect("content:item_detail", pk=publication.item_id)
 
 

@@ -7,10 +7,12 @@ import json
 import subprocess
 import zipfile
 
+import httpx
 import pytest
 
 from xinqiao.channels import services
 from xinqiao.channels.models import Notification, PlatformAccount, Publication, TrackingClick
+from xinqiao.channels.platforms.wechat_oa.client import tls_context
 from xinqiao.channels.tests.fixtures import fast_wechat, media_root, wechat_account  # noqa: F401
 from xinqiao.content import services as content_services
 from xinqiao.content.models import ContentItem
@@ -199,6 +201,89 @@ def test_takedown_is_audited(client, post, world, setup):
     manual.refresh_from_db()
     assert (manual.status, manual.takedown_reason) == (Status.TAKEN_DOWN, "患者要求删除")
     assert AuditEvent.objects.get(action="content_takedown").detail["reason"] == "患者要求删除"
+
+
+def page_status(url: str) -> int:
+    return httpx.get(url, verify=tls_context()).status_code
+
+
+@pytest.fixture
+def live_wechat(client, post, world, setup):
+    """The item published: its WeChat article is live on the sandbox; the user is logged in as brand."""
+    item, wechat, _weibo = setup
+    client.force_login(world.users["brand"])
+    post(f"/content/{item.pk}/publish/")
+    online = Publication.objects.get(account=wechat)
+    assert online.status == Status.PUBLISHED
+    assert online.deletable_on_platform
+    assert page_status(online.post_url) == 200
+    return item, online
+
+
+def test_takedown_deletes_the_wechat_article_then_records_it(client, world, wechat_oa_sandbox, live_wechat):
+    item, online = live_wechat
+    page = client.get(f"/content/{item.pk}/").content.decode()
+    assert 'name="removed_on_platform"' in page  # the WeChat article offers the API takedown
+
+    response = client.post(f"/channels/publications/{online.pk}/take-down/", {"reason": "舆情：患者要求删除"})
+
+    assert response.status_code == 302
+    online.refresh_from_db()
+    assert (online.status, online.takedown_reason) == (Status.TAKEN_DOWN, "舆情：患者要求删除")
+    assert calls(wechat_oa_sandbox, "/cgi-bin/freepublish/delete") == 1
+    assert page_status(online.post_url) == 404
+    assert AuditEvent.objects.get(action="content_takedown").detail["deleted_on_platform"] is True
+    assert online.tracking_link.target_url == ""
+
+
+def test_takedown_records_nothing_when_wechat_refuses(client, world, wechat_oa_sandbox, live_wechat):
+    _item, online = live_wechat
+    wechat_oa_sandbox.configure(faults=[{"path": "/cgi-bin/freepublish/delete", "errcode": 45009, "count": 1}])
+
+    refused = client.post(f"/channels/publications/{online.pk}/take-down/", {"reason": "患者要求删除"})
+
+    assert refused.status_code == 400
+    assert "mp.weixin.qq.com" in refused.content.decode()
+    online.refresh_from_db()
+    assert online.status == Status.PUBLISHED
+    assert not AuditEvent.objects.filter(action="content_takedown").exists()
+    assert page_status(online.post_url) == 200
+
+    again = client.post(f"/channels/publications/{online.pk}/take-down/", {"reason": "患者要求删除"})
+
+    assert again.status_code == 302
+    online.refresh_from_db()
+    assert online.status == Status.TAKEN_DOWN
+    assert page_status(online.post_url) == 404
+
+
+def test_takedown_of_an_article_already_deleted_on_wechat(client, world, wechat_oa_sandbox, live_wechat):
+    _item, online = live_wechat
+    with services.wechat_client(online.account) as wechat:
+        wechat.delete_published(article_id=online.article_id)  # by hand on mp.weixin.qq.com, or a lost answer
+
+    response = client.post(f"/channels/publications/{online.pk}/take-down/", {"reason": "已在后台删除"})
+
+    assert response.status_code == 302
+    online.refresh_from_db()
+    assert online.status == Status.TAKEN_DOWN
+    assert calls(wechat_oa_sandbox, "/cgi-bin/freepublish/delete") == 2  # refused (53600), so the status was read
+    assert calls(wechat_oa_sandbox, "/cgi-bin/freepublish/get") >= 2
+
+
+def test_takedown_already_removed_on_the_platform_only_records(client, world, wechat_oa_sandbox, live_wechat):
+    _item, online = live_wechat
+
+    response = client.post(
+        f"/channels/publications/{online.pk}/take-down/", {"reason": "已在后台删除", "removed_on_platform": "on"}
+    )
+
+    assert response.status_code == 302
+    online.refresh_from_db()
+    assert online.status == Status.TAKEN_DOWN
+    assert calls(wechat_oa_sandbox, "/cgi-bin/freepublish/delete") == 0
+    assert AuditEvent.objects.get(action="content_takedown").detail["deleted_on_platform"] is False
+    assert client.post(f"/channels/publications/{online.pk}/take-down/", {"reason": "again"}).status_code == 400
 
 
 def test_only_approved_items_publish(client, post, world, setup):

@@ -232,6 +232,25 @@ def test_publish_restriction_is_permanent(wechat_oa_sandbox, wechat_client, png_
     assert wechat_oa_sandbox.state_counts()["publications"] == 0
 
 
+def test_delete_published_article(wechat_oa_sandbox, wechat_client, png_bytes, sandbox_sleep):
+    _draft_id, submission = publish_one(wechat_client, png_bytes)
+    status = wechat_client.wait_for_publish(publish_id=submission.publish_id)
+
+    wechat_client.delete_published(article_id=status.article_id)
+
+    assert wechat_client.get_publish_status(publish_id=submission.publish_id).state is PublishState.DELETED_BY_USER
+    with pytest.raises(ProviderError) as excinfo:
+        wechat_client.delete_published(article_id=status.article_id)
+    assert excinfo.value.code == 53600
+    assert excinfo.value.permanent is True
+    before = len(paths(wechat_oa_sandbox))
+    with pytest.raises(InvalidRequestError):
+        wechat_client.delete_published(article_id="")
+    with pytest.raises(InvalidRequestError):
+        wechat_client.delete_published(article_id=status.article_id, index=-1)
+    assert len(paths(wechat_oa_sandbox)) == before  # refused before any request
+
+
 def test_unknown_publish_id(wechat_client):
     with pytest.raises(ProviderError) as excinfo:
         wechat_client.get_publish_status(publish_id="999")

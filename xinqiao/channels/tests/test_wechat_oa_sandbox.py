@@ -392,6 +392,61 @@ def test_publish_get_validation(http, token):
     assert post_json(http, "/cgi-bin/freepublish/submit", token, {})["errcode"] == 47001
 
 
+def test_publish_delete_one_article_then_the_rest(http, token, cover, wechat_oa_sandbox):
+    wechat_oa_sandbox.configure(publish_polls=0)
+    media_id = post_json(http, "/cgi-bin/draft/add", token, {"articles": [article(cover), article(cover, title="二")]})[
+        "media_id"
+    ]
+    publish_id = post_json(http, "/cgi-bin/freepublish/submit", token, {"media_id": media_id})["publish_id"]
+    done = post_json(http, "/cgi-bin/freepublish/get", token, {"publish_id": publish_id})
+    article_id = done["article_id"]
+    first_url, second_url = (item["article_url"] for item in done["article_detail"]["item"])
+
+    deleted = post_json(http, "/cgi-bin/freepublish/delete", token, {"article_id": article_id, "index": 1})
+    after_one = post_json(http, "/cgi-bin/freepublish/get", token, {"publish_id": publish_id})
+
+    assert deleted == {"errcode": 0, "errmsg": "ok"}
+    assert http.get(first_url).status_code == 404
+    assert http.get(second_url).status_code == 200
+    assert after_one["publish_status"] == 0
+    assert [item["idx"] for item in after_one["article_detail"]["item"]] == [2]
+    assert (
+        post_json(http, "/cgi-bin/freepublish/delete", token, {"article_id": article_id, "index": 1})["errcode"]
+        == 53600
+    )  # that article is gone already
+
+    assert post_json(http, "/cgi-bin/freepublish/delete", token, {"article_id": article_id})["errcode"] == 0
+    gone = post_json(http, "/cgi-bin/freepublish/get", token, {"publish_id": publish_id})
+    assert gone == {"publish_id": publish_id, "publish_status": 5, "fail_idx": [], "article_id": article_id}
+    assert http.get(second_url).status_code == 404
+    assert post_json(http, "/cgi-bin/freepublish/delete", token, {"article_id": article_id})["errcode"] == 53600
+
+
+def test_publish_delete_validation(http, token, cover, wechat_oa_sandbox):
+    wechat_oa_sandbox.configure(publish_polls=0)
+    media_id = post_json(http, "/cgi-bin/draft/add", token, {"articles": [article(cover)]})["media_id"]
+    publish_id = post_json(http, "/cgi-bin/freepublish/submit", token, {"media_id": media_id})["publish_id"]
+    article_id = post_json(http, "/cgi-bin/freepublish/get", token, {"publish_id": publish_id})["article_id"]
+
+    assert post_json(http, "/cgi-bin/freepublish/delete", token, {})["errcode"] == 47001
+    assert (
+        post_json(http, "/cgi-bin/freepublish/delete", token, {"article_id": article_id, "index": -1})["errcode"]
+        == 47001
+    )
+    assert (
+        post_json(http, "/cgi-bin/freepublish/delete", token, {"article_id": article_id, "index": True})["errcode"]
+        == 47001
+    )
+    assert (
+        post_json(http, "/cgi-bin/freepublish/delete", token, {"article_id": article_id, "index": 2})["errcode"]
+        == 53600
+    )  # the message has one article
+    assert (
+        post_json(http, "/cgi-bin/freepublish/delete", token, {"article_id": "ARTICLE_ID_nosuch"})["errcode"] == 53600
+    )
+    assert post_json(http, "/cgi-bin/freepublish/get", token, {"publish_id": publish_id})["publish_status"] == 0
+
+
 # -- datacube ---------------------------------------------------------------------------------------------------
 
 

@@ -525,6 +525,18 @@ class WeChatOAClient:
             fail_idx=tuple(int(index) for index in payload.get("fail_idx", [])),
         )
 
+    def delete_published(self, *, article_id: str, index: int = 0) -> None:
+        """Delete a published article (``freepublish/delete``, §5): ``index`` is 1-based, 0 deletes every article
+        of the message. Not replayed after a lost answer: the caller checks ``get_publish_status`` instead."""
+        if not article_id or index < 0:
+            raise InvalidRequestError(_("Name the published article to delete."), code="article_id", provider=PROVIDER)
+        self._call(
+            "POST",
+            "/cgi-bin/freepublish/delete",
+            json_body={"article_id": article_id, "index": index},
+            idempotent=False,
+        )
+
     def wait_for_publish(
         self, *, publish_id: str, first_interval: float = 5.0, max_interval: float = 60.0, timeout: float = 1800.0
     ) -> PublishStatus:

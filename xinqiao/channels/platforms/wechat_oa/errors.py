@@ -67,6 +67,7 @@ ERRCODES: dict[int, ErrorInfo] = {
     53503: ErrorInfo(ErrorKind.PERMANENT, _("The draft failed the pre-publish check.")),
     53504: ErrorInfo(ErrorKind.PERMANENT, _("The draft must be handled on the mp.weixin.qq.com website.")),
     53505: ErrorInfo(ErrorKind.PERMANENT, _("The draft must be saved manually before publishing.")),
+    53600: ErrorInfo(ErrorKind.PERMANENT, _("No published article is left under this article ID.")),
     61500: ErrorInfo(ErrorKind.PERMANENT, _("Invalid date format.")),
     61501: ErrorInfo(ErrorKind.PERMANENT, _("Invalid date range.")),
     88000: ErrorInfo(ErrorKind.PERMANENT, _("The account has no comment privilege.")),

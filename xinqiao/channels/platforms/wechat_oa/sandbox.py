@@ -14,6 +14,7 @@ Modelled (section numbers of the contract):
   stripped from content as the platform does; ``\\u4e2d``-style escapes in a draft body are kept literally;
 - free publishing (§5): submit, then ``freepublish/get`` answers "publishing" for ``publish_polls`` polls and
   then the scripted outcome (default success); success removes the draft and serves the article at ``/s/<code>``;
+  ``freepublish/delete`` removes one article or all of them (the page answers 404; all deleted → status 5);
 - datacube (§6): the eight reports with the span/yesterday/08:00/2014-12-01 rules (61501, 61500 for bad dates),
   deterministic history from ``seed`` (follower counts add up: cumulate(d) − cumulate(d−1) = Σ new − Σ cancel)
   and the articles published through the sandbox;
@@ -22,7 +23,8 @@ Modelled (section numbers of the contract):
 Sandbox choices where the contract names no code (kept to real WeChat codes where known): missing required field
 → 47001; title > 32 → 45003; author > 16 → 45110; content too long → 45002; missing media part → 41005; resubmitting
 a draft that is being published → 53503; bad QR action → 40052; bad scene/expiry or permanent cap reached → 40053;
-force refresh sooner than 30 s → 45011, more than 20 a day → 45009.
+force refresh sooner than 30 s → 45011, more than 20 a day → 45009; deleting an article_id with nothing left
+under it (unknown, already deleted or banned) or an index past the message's articles → 53600.
 
 Control API (loopback, no auth; used by tests and the demo), all JSON:
 ``GET/POST /__sandbox__/config``, ``POST /__sandbox__/reset``, ``POST /__sandbox__/clock`` ``{"advance": s}``,
@@ -95,6 +97,7 @@ ERRMSG = {
     53503: "draft pre-publish check failed",
     53504: "please handle the draft on mp.weixin.qq.com",
     53505: "please save the draft manually first",
+    53600: "invalid article_id",
     61500: "date format error",
     61501: "date range error",
     88000: "without comment privilege",
@@ -1201,6 +1204,7 @@ class WeChatOASandbox:
             "status": 1,
             "article_id": "",
             "urls": [],
+            "deleted_idx": [],
             "fail_idx": [],
         }
         return {"errcode": 0, "errmsg": "ok", "publish_id": publish_id, "msg_data_id": msg_data_id}
@@ -1227,11 +1231,50 @@ class WeChatOASandbox:
         }
         if publication["article_id"]:
             answer["article_id"] = publication["article_id"]
-            answer["article_detail"] = {
-                "count": len(publication["urls"]),
-                "item": [{"idx": idx, "article_url": url} for idx, url in enumerate(publication["urls"], start=1)],
-            }
+            deleted = publication.get("deleted_idx", [])
+            items = [
+                {"idx": idx, "article_url": url}
+                for idx, url in enumerate(publication["urls"], start=1)
+                if idx not in deleted
+            ]
+            if items:
+                answer["article_detail"] = {"count": len(items), "item": items}
         return answer
+
+    def api_publish_delete(self, request: ApiRequest) -> dict[str, Any]:
+        """``freepublish/delete`` (§5): ``index`` 1-based, 0 or omitted deletes every article of the message. Once
+        all are deleted, ``freepublish/get`` answers 5 (deleted by the user) and the pages are gone."""
+        data = self.json_body(request)
+        article_id = data.get("article_id")
+        index = data.get("index", 0)
+        if not isinstance(article_id, str) or not article_id:
+            raise WxError(47001)
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise WxError(47001)
+        found = next(
+            (
+                (publish_id, publication)
+                for publish_id, publication in self.publications.items()
+                if publication["appid"] == request.appid
+                and publication["article_id"] == article_id
+                and publication["status"] == 0
+            ),
+            None,
+        )
+        if found is None:
+            raise WxError(53600)  # unknown, or already deleted or banned: no article left under this id
+        publish_id, publication = found
+        count = len(publication["urls"])
+        targets = list(range(1, count + 1)) if index == 0 else [index]
+        if index > count or index in publication["deleted_idx"]:
+            raise WxError(53600)
+        for idx in targets:
+            self.pages.pop(self._code("page", publish_id, idx, length=22), None)
+            if idx not in publication["deleted_idx"]:
+                publication["deleted_idx"].append(idx)
+        if len(publication["deleted_idx"]) == count:
+            publication["status"] = 5
+        return {"errcode": 0, "errmsg": "ok"}
 
     def _finish_publication(self, publish_id: str, publication: dict[str, Any]) -> None:
         outcome = publication["outcome"]
@@ -1435,6 +1478,7 @@ ROUTES: dict[str, Route] = {
     "/cgi-bin/draft/count": Route("GET", WeChatOASandbox.api_draft_count),
     "/cgi-bin/freepublish/submit": Route("POST", WeChatOASandbox.api_publish_submit),
     "/cgi-bin/freepublish/get": Route("POST", WeChatOASandbox.api_publish_get),
+    "/cgi-bin/freepublish/delete": Route("POST", WeChatOASandbox.api_publish_delete),
     "/cgi-bin/qrcode/create": Route("POST", WeChatOASandbox.api_qrcode_create),
     "/cgi-bin/comment/list": Route("POST", WeChatOASandbox.api_comment_list),
     **{f"/datacube/{endpoint}": _datacube_route(endpoint) for endpoint in DATACUBE_MAX_DAYS},
