@@ -55,6 +55,7 @@ class Action:
     ANALYTICS_MANAGE = "analytics.manage"
     REPORT_VIEW = "report.view"
     INTEGRATION_MANAGE = "integration.manage"
+    RETENTION_MANAGE = "retention.manage"
 
 
 ALL_ROLES = frozenset(Role.values)
@@ -89,6 +90,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     Action.ANALYTICS_MANAGE: frozenset({Role.ADMIN, Role.BRAND}),
     Action.REPORT_VIEW: frozenset({Role.ADMIN, Role.BRAND, Role.LEADERSHIP}),
     Action.INTEGRATION_MANAGE: frozenset({Role.ADMIN}),
+    Action.RETENTION_MANAGE: frozenset({Role.ADMIN}),
 }
 
 # API key scope -> actions it grants

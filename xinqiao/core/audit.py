@@ -126,10 +126,12 @@ class ChainReport:
 
 
 def audit_verify_chain(batch_size: int = 5000) -> ChainReport:
-    """Recompute every hash in order; the first event whose link or content changed is reported."""
-    previous = GENESIS_HASH
+    """Recompute every hash in order; the first event whose link or content changed is reported. The chain starts
+    at its anchor: the hash of the last event the retention sweep pruned (``retention.prune_audit_chain``), or the
+    genesis hash."""
+    anchor = AuditChainHead.objects.filter(pk=1).values_list("pruned_through_pk", "pruned_last_hash").first()
+    last_pk, previous = anchor if anchor is not None else (0, GENESIS_HASH)
     checked = 0
-    last_pk = 0
     while True:
         batch = list(AuditEvent.objects.filter(pk__gt=last_pk).order_by("pk")[:batch_size])
         if not batch:

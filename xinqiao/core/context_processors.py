@@ -15,6 +15,7 @@ NAVIGATION = [
     ("members", _("Members & roles"), Action.MEMBERSHIP_MANAGE, "core:member_list"),
     ("api_keys", _("API keys"), Action.APIKEY_MANAGE, "core:api_key_list"),
     ("audit", _("Audit log"), Action.AUDIT_VIEW, "core:audit_list"),
+    ("retention", _("Retention & legal holds"), Action.RETENTION_MANAGE, "core:retention"),
     ("content", _("Content library"), Action.CONTENT_VIEW, "content:item_list"),
     ("calendar", _("Editorial calendar"), Action.CONTENT_VIEW, "content:calendar"),
     ("review_queue", _("Review queue"), Action.CONTENT_VIEW, "content:review_queue"),

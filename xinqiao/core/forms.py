@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from xinqiao.core.models import ApiKey, AuditEvent, Consent, Membership, Patient, Visit
+from xinqiao.core.models import ApiKey, AuditEvent, Consent, LegalHold, Membership, Patient, Visit
 from xinqiao.core.services import ExportPurpose, RevealPurpose
 from xinqiao.core.widgets import DatePicker
 
@@ -148,3 +148,17 @@ class AuditFilterForm(forms.Form):
 class DepartmentForm(forms.Form):
     name = forms.CharField(label=pgettext_lazy("thing", "Name"), max_length=50)
     code = forms.SlugField(label=_("Code"), max_length=40)
+
+
+class LegalHoldForm(forms.Form):
+    subject_type = forms.ChoiceField(label=_("Subject"), choices=LegalHold.Subject.choices)
+    subject_id = forms.IntegerField(label=_("Record ID"), min_value=1)
+    reason = forms.CharField(label=_("Reason"), max_length=300)
+    approved_by = forms.CharField(
+        label=_("Approved by"), max_length=120, help_text=_("Who approved the hold, e.g. legal counsel or a regulator.")
+    )
+    reference = forms.CharField(label=_("Reference"), max_length=120, required=False)
+
+
+class LegalHoldReleaseForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=300)

@@ -315,6 +315,8 @@ class AuditEvent(models.Model):
         METRIC_IMPORT = "metric_import", _("Metrics imported")
         REPORT_EXPORT = "report_export", _("Report exported")
         INTEGRATION_CHANGE = "integration_change", _("Integration settings changed")
+        RETENTION = "retention", _("Retention sweep")
+        LEGAL_HOLD = "legal_hold", _("Legal hold changed")
 
     class Result(models.TextChoices):
         OK = "ok", _("OK")
@@ -367,6 +369,11 @@ class AuditChainHead(models.Model):
 
     last_hash = models.CharField(max_length=64)
     count = models.BigIntegerField(default=0)
+    # The retention sweep deletes events older than three years from the start of the chain (REQ-AUD-005): the
+    # verification then starts after ``pruned_through_pk`` from ``pruned_last_hash``, the last deleted event's hash.
+    pruned_through_pk = models.BigIntegerField(default=0)
+    pruned_last_hash = models.CharField(max_length=64, default="0" * 64)
+    pruned_count = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"audit chain head ({self.count} events)"
@@ -414,3 +421,49 @@ class LoginThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"login throttle {self.username_digest[:8]}"
+
+
+class LegalHold(models.Model):
+    """A legal hold (REQ-RET-002): while active, the retention sweep deletes and anonymises nothing of its
+    subject. Placed and released by an administrator with a reason; the approver (e.g. the hospital's legal
+    counsel or the regulator's letter) and a reference are recorded. Never deleted: a released hold stays as the
+    record of what was held and why."""
+
+    class Subject(models.TextChoices):
+        PATIENT = "patient", _("Patient")
+        MENTION = "mention", _("Mention")
+        CRISIS_CASE = "crisis_case", _("Crisis case (with the mentions of its clusters)")
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.PROTECT, related_name="+")
+    subject_type = models.CharField(_("subject"), max_length=20, choices=Subject.choices)
+    subject_id = models.BigIntegerField(_("subject ID"))
+    reason = models.CharField(_("reason"), max_length=300)
+    approved_by = models.CharField(_("approved by"), max_length=120)
+    reference = models.CharField(_("reference"), max_length=120, blank=True)
+    placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    placed_at = models.DateTimeField(_("placed at"), default=timezone.now)
+    released_at = models.DateTimeField(_("released at"), null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    release_reason = models.CharField(_("release reason"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("legal hold")
+        verbose_name_plural = _("legal holds")
+        ordering = ["-placed_at", "-pk"]
+        indexes = [models.Index(fields=["hospital", "subject_type", "released_at"], name="legal_hold_active")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hospital", "subject_type", "subject_id"],
+                condition=models.Q(released_at__isnull=True),
+                name="legal_hold_one_active_per_subject",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"legal hold {self.subject_type}:{self.subject_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.released_at is None

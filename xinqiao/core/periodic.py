@@ -59,6 +59,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "refresh_planner_statistics", "xinqiao.core.tasks.refresh_planner_statistics", every=dt.timedelta(days=1)
     ),
+    # REQ-RET-001: delete or anonymise what has outlived its retention rule, except what a legal hold keeps.
+    PeriodicJob("apply_retention", "xinqiao.core.tasks.apply_retention", every=dt.timedelta(days=1)),
 )
 
 

@@ -405,7 +405,23 @@ def patient_erase(*, principal: Principal, patient: Patient, reason: str, reques
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     if patient.erased_at is not None:
         return
-    now = timezone.now()
+    erase_identity(patient, now=timezone.now(), recorded_by=principal.user, notice_version="erasure")
+    audit_record(
+        action=AuditEvent.Action.ERASE,
+        principal=principal,
+        request=request,
+        object_type="patient",
+        object_id=patient.pk,
+        fields=list(PII_FIELDS),
+        purpose="erasure",
+        detail={"reason": reason[:200]},
+    )
+
+
+def erase_identity(patient: Patient, *, now: dt.datetime, recorded_by, notice_version: str) -> None:
+    """Destroy the identity of a patient row locked by the caller: every active consent withdrawn (recorded with
+    ``notice_version``: "erasure" or "retention"), name, mobile and ID number removed with their blind indexes,
+    the birth date cut to the year; the row stays, anonymous, under its visits, touches and consultations."""
     for purpose in consent_active_purposes(patient):
         Consent(
             hospital_id=patient.hospital_id,
@@ -413,9 +429,9 @@ def patient_erase(*, principal: Principal, patient: Patient, reason: str, reques
             purpose=purpose,
             action=Consent.Action.WITHDRAW,
             channel=Consent.Channel.IN_PERSON,
-            notice_version="erasure",
+            notice_version=notice_version,
             recorded_at=now,
-            recorded_by=principal.user if principal.user is not None else None,
+            recorded_by=recorded_by,
         ).save(force_insert=True)
     erased = _("(erased)")
     Patient.objects.filter(pk=patient.pk).update(
@@ -431,16 +447,6 @@ def patient_erase(*, principal: Principal, patient: Patient, reason: str, reques
         birth_date=dt.date(patient.birth_date.year, 1, 1) if patient.birth_date else None,
         erased_at=now,
         updated_at=now,
-    )
-    audit_record(
-        action=AuditEvent.Action.ERASE,
-        principal=principal,
-        request=request,
-        object_type="patient",
-        object_id=patient.pk,
-        fields=list(PII_FIELDS),
-        purpose="erasure",
-        detail={"reason": reason[:200]},
     )
 
 

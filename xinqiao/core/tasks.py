@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import connection
 from django.tasks import task
 
-from xinqiao.core import monitoring
+from xinqiao.core import monitoring, retention
 
 # Rows SQLite's ANALYZE reads per index (approximate statistics, a fraction of a second even for millions of rows).
 SQLITE_ANALYSIS_LIMIT = 1_000
@@ -31,3 +31,12 @@ def refresh_planner_statistics() -> dict[str, str]:
         cursor.execute(f"PRAGMA analysis_limit = {SQLITE_ANALYSIS_LIMIT}")
         cursor.execute("ANALYZE")
     return {"analyzed": "yes"}
+
+
+@task
+def apply_retention() -> dict[str, int]:
+    """Daily: the retention sweep (REQ-RET-001) over every hospital and the global tables; idempotent (what it
+    removed is gone, what it anonymised is skipped next time)."""
+    report = retention.sweep()
+    names = {name for counts in report.by_hospital.values() for name in counts} | set(report.global_counts)
+    return {name: report.total(name) for name in sorted(names)}

@@ -25,4 +25,6 @@ urlpatterns = [
     path("api-keys/", views.api_key_list, name="api_key_list"),
     path("api-keys/<int:pk>/revoke/", views.api_key_revoke, name="api_key_revoke"),
     path("audit/", views.audit_list, name="audit_list"),
+    path("retention/", views.retention_page, name="retention"),
+    path("retention/holds/<int:pk>/release/", views.legal_hold_release, name="legal_hold_release"),
 ]

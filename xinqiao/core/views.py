@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from xinqiao.core import access, selectors, services
+from xinqiao.core import access, retention, selectors, services
 from xinqiao.core.access import Action
 from xinqiao.core.audit import audit_verify_chain
 from xinqiao.core.exceptions import ApplicationError
@@ -35,6 +35,8 @@ from xinqiao.core.forms import (
     DepartmentForm,
     EraseForm,
     ExportForm,
+    LegalHoldForm,
+    LegalHoldReleaseForm,
     LoginForm,
     MembershipForm,
     NewMemberForm,
@@ -45,7 +47,7 @@ from xinqiao.core.forms import (
     VisitForm,
 )
 from xinqiao.core.middleware import SESSION_HOSPITAL_KEY
-from xinqiao.core.models import ApiKey, AuditEvent, Department, Doctor, Membership, Patient, Visit
+from xinqiao.core.models import ApiKey, AuditEvent, Department, Doctor, LegalHold, Membership, Patient, Visit
 
 User = get_user_model()
 SUDO_SESSION_KEY = "xinqiao_sudo_until"
@@ -746,6 +748,61 @@ def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     services.api_key_revoke(principal=principal, api_key=key, request=request)
     messages.success(request, _("API key revoked."))
     return redirect("core:api_key_list")
+
+
+# --- retention and legal holds -----------------------------------------------------------------
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def retention_page(request: HttpRequest) -> HttpResponse:
+    """The retention rules and what the daily sweep did, and the legal holds that suspend it (REQ-RET-001/002)."""
+    principal = request.principal
+    principal.require(Action.RETENTION_MANAGE)
+    form = LegalHoldForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            retention.legal_hold_place(principal=principal, request=request, **form.cleaned_data)
+        except ApplicationError as error:
+            _apply_error(form, error)
+        else:
+            messages.success(request, _("Legal hold placed: the retention sweep leaves this record alone."))
+            return redirect("core:retention")
+    holds = LegalHold.objects.filter(hospital=principal.hospital).select_related("placed_by", "released_by")
+    sweeps = AuditEvent.objects.filter(hospital=principal.hospital, action=AuditEvent.Action.RETENTION).order_by("-pk")[
+        :10
+    ]
+    return render(
+        request,
+        "core/retention.html",
+        {
+            "form": form,
+            "release_form": LegalHoldReleaseForm(),
+            "holds": holds,
+            "sweeps": sweeps,
+            "rules": retention.rule_rows(),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@member_required
+@require_POST
+@require_sudo_mode(Action.RETENTION_MANAGE)
+def legal_hold_release(request: HttpRequest, pk: int) -> HttpResponse:
+    principal = request.principal
+    hold = access.access_hospital_object(principal, LegalHold, pk, Action.RETENTION_MANAGE)
+    form = LegalHoldReleaseForm(request.POST)
+    try:
+        retention.legal_hold_release(
+            principal=principal, hold=hold, reason=form.cleaned_data["reason"] if form.is_valid() else "",
+            request=request,
+        )  # fmt: skip
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("core:retention")
+    messages.success(request, _("Legal hold released: the next sweep applies the retention rules again."))
+    return redirect("core:retention")
 
 
 # --- audit -------------------------------------------------------------------------------------

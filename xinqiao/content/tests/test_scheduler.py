@@ -58,9 +58,10 @@ def test_registry_and_slots():
         ("compute_influence_indices", "xinqiao.analytics.tasks.compute_influence_indices"),
         ("scan_security_events", "xinqiao.core.tasks.scan_security_events_task"),
         ("refresh_planner_statistics", "xinqiao.core.tasks.refresh_planner_statistics"),
+        ("apply_retention", "xinqiao.core.tasks.apply_retention"),
     ]
     assert [int(job.every.total_seconds()) for job in PERIODIC_JOBS] == [
-        60, 60, 60, 3600, 60, 3600, 3600, 86400, 300, 86400
+        60, 60, 60, 3600, 60, 3600, 3600, 86400, 300, 86400, 86400
     ]  # fmt: skip
     assert slot_start(START, dt.timedelta(minutes=1)) == dt.datetime(2025, 9, 22, 2, 0, tzinfo=dt.UTC)
     assert scheduler("--list", "--job", "publish_due_content") == (

@@ -501,6 +501,9 @@ tables:
       id:        {pi: false, sensitive: false, category: "—", level: 1}
       last_hash: {pi: false, sensitive: false, category: "—", level: 2}
       count:     {pi: false, sensitive: false, category: "—", level: 2}
+      pruned_through_pk: {pi: false, sensitive: false, category: "—", level: 2}
+      pruned_last_hash:  {pi: false, sensitive: false, category: "—", level: 2}
+      pruned_count:      {pi: false, sensitive: false, category: "—", level: 2}
 """
     path = write(tmp_path, text)
     missing_tables = len(project_tables()) - 2
@@ -508,9 +511,9 @@ tables:
     out, _ = run("--file", path)
 
     assert out.splitlines() == [
-        f"Data catalogue {path}: 2 tables, 5 columns.",
+        f"Data catalogue {path}: 2 tables, 8 columns.",
         "Level 1: tables 1, columns 3",
-        "Level 2: tables 1, columns 2",
+        "Level 2: tables 1, columns 5",
         "Level 3: tables 0, columns 0",
         "Level 4: tables 0, columns 0",
         "Level 5: tables 0, columns 0",

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from xinqiao.channels.models import PlatformAccount, Publication
 from xinqiao.content.models import Approval, ContentItem, RuleAddition, Transition
-from xinqiao.core.models import ApiKey, AuditEvent, Department, Membership, Patient
+from xinqiao.core.models import ApiKey, AuditEvent, Department, LegalHold, Membership, Patient
 from xinqiao.core.views import SUDO_SESSION_KEY
 
 ROLES = ["admin", "brand", "dept_reviewer", "medical_affairs", "service", "health_manager", "leadership"]
@@ -51,6 +51,7 @@ EXPECTED: dict[str, set[str]] = {
     "analytics.manage": {"admin", "brand"},
     "report.view": {"admin", "brand", "leadership"},
     "integration.manage": {"admin"},
+    "retention.manage": {"admin"},
 }
 
 # Apps beyond core and content keep their probes next to their own tests: each module has
@@ -77,6 +78,7 @@ def snapshot() -> tuple:
         Department.objects.count(),
         sorted(Membership.objects.values_list("user_id", "role")),
         ApiKey.objects.count(),
+        LegalHold.objects.count(),
         AuditEvent.objects.filter(action=AuditEvent.Action.REVEAL, result="ok").count(),
         AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT).count(),
         PlatformAccount.objects.count(),
@@ -142,6 +144,11 @@ def perform(action: str, client, world, item=None):
         return client.post(f"/patients/{patient.pk}/erase/", {"reason": "patient request", "confirm": "on"})
     if action == "audit.view":
         return client.get("/audit/")
+    if action == "retention.manage":
+        return client.post(
+            "/retention/",
+            {"subject_type": "patient", "subject_id": patient.pk, "reason": "诉讼", "approved_by": "法务部"},
+        )
     if action == "membership.manage":
         return client.post(f"/members/{world.users['brand'].pk}/", {"roles": ["brand", "leadership"]})
     if action == "apikey.manage":
@@ -264,6 +271,7 @@ def test_navigation_shows_exactly_the_allowed_entries(client, world):
         "members": "membership.manage",
         "api_keys": "apikey.manage",
         "audit": "audit.view",
+        "retention": "retention.manage",
         "content": "content.view",
         "calendar": "content.view",
         "review_queue": "content.view",

@@ -294,6 +294,7 @@ GET_ROUTES = {
     "core:member_edit",
     "core:api_key_list",
     "core:audit_list",
+    "core:retention",
     "api:api-root",
     "api:list_patients",
     "api:get_patient",
@@ -310,6 +311,7 @@ POST_ROUTES = {
     "core:patient_export",
     "core:patient_erase",
     "core:api_key_revoke",
+    "core:legal_hold_release",
     "api:create_patient",
     "api:reveal_patient_field",
     "api:search_patients",
@@ -378,6 +380,7 @@ COMMON_PAGES = [
     "/members/new/",
     "/api-keys/",
     "/audit/",
+    "/retention/",
     "/patients/",
     "/patients/new/",
     "/no-such-page/",
@@ -435,6 +438,7 @@ def crawl_pages(crawler: Crawler, who: str, patients: list[Patient], member_ids:
     get(who, "get", "/", HTTP_HOST="evil.example")  # DisallowedHost: the 400 page
     get(who, "get", "/patients/", CONTENT_LENGTH="999999999")  # the 413 page
     get(who, "get", f"/api-keys/{api_key_pk}/revoke/")
+    get(who, "get", "/retention/holds/1/release/")
     for member_id in member_ids:
         get(who, "get", f"/members/{member_id}/")
     for department in sorted({p.first_department_id for p in patients}):

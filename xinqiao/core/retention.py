@@ -1,0 +1,481 @@
+"""Retention (privacy-requirements §7.1, REQ-RET-001, REQ-RET-002): the daily sweep that deletes or anonymises
+what has outlived its rule in ``data_catalogue.yaml``, except what an active legal hold keeps.
+
+Each rule the catalogue names is either swept here (``SWEPT_RULES``) or explained in ``NOT_SWEPT`` (a rule whose
+trigger is an event, not an age); ``tests/test_retention.py`` fails when the catalogue names a rule in neither.
+
+The sweep is idempotent (what it removed is gone; what it anonymised is marked erased and skipped next time) and
+writes one summary audit event per hospital and one for the tables without a hospital, with counts only
+(REQ-RET-001): never a name, a text or an ID of what was removed. ``dry_run`` counts without changing anything
+(clusters and import batches only count when earlier runs emptied them: the real run empties them first).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.contrib.sessions.models import Session
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Exists, Max, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from xinqiao.core.access import Action, Principal
+from xinqiao.core.audit import audit_record
+from xinqiao.core.exceptions import ApplicationError
+from xinqiao.core.models import (
+    AuditChainHead,
+    AuditEvent,
+    Consent,
+    Hospital,
+    LegalHold,
+    LoginThrottle,
+    Patient,
+    Visit,
+)
+
+logger = logging.getLogger(__name__)
+
+# §7.1 and the catalogue's retention_rules, in days.
+LEAD_UNCONVERTED_DAYS = 180  # patient_record: a lead without conversion, after the last contact
+LEAD_CONVERTED_DAYS = 30  # patient_record / lead_booking: after the booking or visit is completed
+CONSENT_EVIDENCE_DAYS = 3 * 365 + 1  # consent_evidence: 3 years after withdrawal or expiry (a leap day included)
+SOCIAL_DAYS = 365  # social_1y: after collection
+CRISIS_CASE_DAYS = 3 * 365 + 1  # crisis_case: after the case closes
+AUDIT_DAYS = 3 * 365 + 1  # audit_3y (REQ-AUD-005; the legal minimum is 6 months)
+OPERATIONAL_DAYS = 365  # operational: at most a year
+LEGAL_HOLD_DAYS = 3 * 365 + 1  # legal_hold: after release
+
+# Consents that keep a patient's record beyond the lead periods while active: marketing contact and health
+# management (the patient_record rule), and story publication (its evidence rule runs while the story is out).
+RECORD_KEEPING_PURPOSES = (
+    Consent.Purpose.MARKETING_CONTACT,
+    Consent.Purpose.HEALTH_MANAGEMENT,
+    Consent.Purpose.STORY_PUBLICATION,
+)
+
+CHUNK = 1_000
+
+SWEPT_RULES: dict[str, str] = {
+    "patient_record": "patients anonymised (identity destroyed, visits kept anonymous), with their touches and "
+    "consultations then pointing at an anonymous record",
+    "consent_evidence": "consent events deleted 3 years after the withdrawal or expiry they end with",
+    "social_1y": "mentions, their entities and alert links, empty clusters, old alerts and import batches (with "
+    "their stored files) deleted a year after collection",
+    "crisis_case": "closed cases deleted with their events and reply drafts 3 years after closing",
+    "audit_3y": "audit events older than 3 years deleted from the start of the chain (its anchor kept), and the "
+    "Django admin log",
+    "operational": "notices, finished outbound messages, login throttles and task results older than a year; "
+    "expired sessions",
+    "legal_hold": "released holds deleted 3 years after their release",
+}
+
+NOT_SWEPT: dict[str, str] = {
+    "lead_booking": "a visit stays as anonymous analytics once the patient_record sweep anonymises its patient "
+    "(30 days after the last booking or visit)",
+    "config_lifetime": "configuration is deleted with the tenant at the end of the service (REQ-DEL-001), not by age",
+    "staff_account": "removed by deprovisioning when a person leaves (REQ-ACC-004), not by age",
+    "public_profile": "removed when the doctor leaves or withdraws from the public profile",
+    "credential": "a revoked key stays as long as the audit events that name it",
+    "content_evidence": "evidence of review while published and 3 years after takedown: not swept yet (content "
+    "items are deleted by their editors; the takedown date is on each publication)",
+    "story_publicity": "as content_evidence; raw story material is not stored (REQ-STORY-003)",
+    "business_record": "aggregates with no personal data beyond staff references; the period is for the DPO "
+    "to set [VERIFY]",
+}
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did (or, in a dry run, would do): counts per hospital code, and for the global tables."""
+
+    dry_run: bool = False
+    by_hospital: dict[str, Counter] = field(default_factory=dict)
+    global_counts: Counter = field(default_factory=Counter)
+
+    def total(self, name: str) -> int:
+        return self.global_counts[name] + sum(counts[name] for counts in self.by_hospital.values())
+
+
+def held_ids(hospital: Hospital, subject: str) -> set[int]:
+    return set(
+        LegalHold.objects.filter(hospital=hospital, subject_type=subject, released_at__isnull=True).values_list(
+            "subject_id", flat=True
+        )
+    )
+
+
+def sweep(*, now: dt.datetime | None = None, dry_run: bool = False, hospitals: Iterable[Hospital] | None = None):
+    """Apply every swept rule to every hospital (or the ones given) and to the global tables."""
+    now = now or timezone.now()
+    report = SweepReport(dry_run=dry_run)
+    for hospital in hospitals if hospitals is not None else Hospital.objects.order_by("pk"):
+        counts: Counter = Counter()
+        counts.update(_patients(hospital, now, dry_run))
+        counts.update(_consents(hospital, now, dry_run))
+        counts.update(_social(hospital, now, dry_run))
+        counts.update(_cases(hospital, now, dry_run))
+        counts.update(_operational(hospital, now, dry_run))
+        counts["legal_holds_deleted"] = _delete_chunked(
+            LegalHold.objects.filter(hospital=hospital, released_at__lt=now - dt.timedelta(days=LEGAL_HOLD_DAYS)),
+            dry_run,
+        )
+        report.by_hospital[hospital.code] = counts
+        if not dry_run:
+            _summary(hospital, counts)
+    if hospitals is None:
+        report.global_counts.update(_global(now, dry_run))
+        if not dry_run:
+            _summary(None, report.global_counts)
+    return report
+
+
+def _summary(hospital: Hospital | None, counts: Counter) -> None:
+    audit_record(
+        action=AuditEvent.Action.RETENTION,
+        hospital=hospital,
+        actor_label="retention",
+        object_type="retention",
+        detail={"counts": {name: counts[name] for name in sorted(counts)}},
+    )
+
+
+# -- patient_record and consent_evidence ------------------------------------------------------------------------
+
+
+def _active_keeping_consent(patient_ids: list[int], today: dt.date) -> set[int]:
+    """The patients among ``patient_ids`` with a record-keeping consent whose latest event is a grant that has not
+    expired."""
+    latest: dict[tuple[int, str], Consent] = {}
+    rows = Consent.objects.filter(patient_id__in=patient_ids, purpose__in=RECORD_KEEPING_PURPOSES).order_by(
+        "recorded_at", "pk"
+    )
+    for consent in rows.only("patient_id", "purpose", "action", "valid_until", "recorded_at"):
+        latest[(consent.patient_id, consent.purpose)] = consent
+    return {
+        patient_id
+        for (patient_id, _purpose), consent in latest.items()
+        if consent.action == Consent.Action.GRANT and (consent.valid_until is None or consent.valid_until >= today)
+    }
+
+
+def expired_patients(hospital: Hospital, now: dt.datetime) -> list[int]:
+    """Patients (not yet anonymised) past the patient_record rule, held ones included: a lead without a booking or
+    visit 180 days after the last contact, a converted one 30 days after the last contact (the last booking or
+    visit, touch, consultation or consent event, or the record's creation), unless a record-keeping consent is
+    active."""
+    from xinqiao.analytics.models import Consultation, Touch
+
+    today = timezone.localdate(now)
+    found: list[int] = []
+    for converted, days in ((False, LEAD_UNCONVERTED_DAYS), (True, LEAD_CONVERTED_DAYS)):
+        since = now - dt.timedelta(days=days)
+        visits = Visit.objects.filter(patient=OuterRef("pk"))
+        rows = Patient.objects.filter(hospital=hospital, erased_at__isnull=True, created_at__lt=since)
+        rows = rows.filter(Exists(visits)) if converted else rows.exclude(Exists(visits))
+        rows = rows.exclude(Exists(visits.filter(occurred_on__gt=today - dt.timedelta(days=days))))
+        rows = rows.exclude(Exists(Touch.objects.filter(patient=OuterRef("pk"), occurred_at__gte=since)))
+        rows = rows.exclude(Exists(Consultation.objects.filter(patient=OuterRef("pk"), occurred_at__gte=since)))
+        rows = rows.exclude(Exists(Consent.objects.filter(patient=OuterRef("pk"), recorded_at__gte=since)))
+        found.extend(rows.order_by("pk").values_list("pk", flat=True))
+    kept: set[int] = set()
+    for start in range(0, len(found), CHUNK):
+        kept |= _active_keeping_consent(found[start : start + CHUNK], today)
+    return [pk for pk in found if pk not in kept]
+
+
+def _patients(hospital: Hospital, now: dt.datetime, dry_run: bool) -> Counter:
+    from xinqiao.core.services import erase_identity
+
+    held = held_ids(hospital, LegalHold.Subject.PATIENT)
+    expired = expired_patients(hospital, now)
+    counts = Counter(patients_held=sum(1 for pk in expired if pk in held))
+    for pk in expired:
+        if pk in held:
+            continue
+        if not dry_run:
+            with transaction.atomic():
+                patient = Patient.objects.select_for_update().get(pk=pk)
+                if patient.erased_at is not None:
+                    continue
+                erase_identity(patient, now=now, recorded_by=None, notice_version="retention")
+        counts["patients_anonymised"] += 1
+    return counts
+
+
+def _consents(hospital: Hospital, now: dt.datetime, dry_run: bool) -> Counter:
+    """consent_evidence: every event of a (patient, purpose) whose last event is a withdrawal recorded, or a grant
+    that expired, more than 3 years ago."""
+    cutoff = now - dt.timedelta(days=CONSENT_EVIDENCE_DAYS)
+    held = held_ids(hospital, LegalHold.Subject.PATIENT)
+    groups = (
+        Consent.objects.filter(hospital=hospital)
+        .values("patient_id", "purpose")
+        .annotate(last=Max("recorded_at"))
+        .filter(last__lt=cutoff)
+        .order_by("patient_id", "purpose")
+    )
+    counts: Counter = Counter()
+    for group in groups:
+        if group["patient_id"] in held:
+            counts["consent_groups_held"] += 1
+            continue
+        events = Consent.objects.filter(patient_id=group["patient_id"], purpose=group["purpose"])
+        last = events.order_by("-recorded_at", "-pk").first()
+        if last is None:
+            continue
+        ended = last.action == Consent.Action.WITHDRAW or (
+            last.valid_until is not None and last.valid_until < timezone.localdate(cutoff)
+        )
+        if not ended:
+            continue
+        size = events.count()
+        if not dry_run:
+            events._raw_delete(events.db)  # append-only rows: the model refuses saves, not this deletion
+        counts["consents_deleted"] += size
+    return counts
+
+
+# -- social_1y and crisis_case ----------------------------------------------------------------------------------
+
+
+def _delete_chunked(queryset, dry_run: bool) -> int:
+    pks = list(queryset.order_by("pk").values_list("pk", flat=True))
+    if dry_run:
+        return len(pks)
+    for start in range(0, len(pks), CHUNK):
+        with transaction.atomic():
+            queryset.model.objects.filter(pk__in=pks[start : start + CHUNK]).delete()
+    return len(pks)
+
+
+def _social(hospital: Hospital, now: dt.datetime, dry_run: bool) -> Counter:
+    from xinqiao.listening.models import Alert, CrisisCase, Mention, MentionBatch, MentionCluster
+
+    cutoff = now - dt.timedelta(days=SOCIAL_DAYS)
+    held_cases = held_ids(hospital, LegalHold.Subject.CRISIS_CASE)
+    held_mentions = held_ids(hospital, LegalHold.Subject.MENTION)
+    held_clusters = set(
+        CrisisCase.clusters.through.objects.filter(crisiscase_id__in=held_cases).values_list(
+            "mentioncluster_id", flat=True
+        )
+    )
+    old = Mention.objects.filter(hospital=hospital, created_at__lt=cutoff)
+    keep = Q(pk__in=held_mentions) | Q(cluster_id__in=held_clusters)
+    counts = Counter(mentions_held=old.filter(keep).count())
+    counts["mentions_deleted"] = _delete_chunked(old.exclude(keep), dry_run)
+    counts["alerts_deleted"] = _delete_chunked(
+        Alert.objects.filter(hospital=hospital, created_at__lt=cutoff).exclude(clusters__in=held_clusters), dry_run
+    )
+    empty_clusters = MentionCluster.objects.filter(hospital=hospital, last_seen_at__lt=cutoff).exclude(
+        Exists(Mention.objects.filter(cluster=OuterRef("pk")))
+    )
+    counts["clusters_deleted"] = _delete_chunked(
+        empty_clusters.exclude(Exists(CrisisCase.clusters.through.objects.filter(mentioncluster=OuterRef("pk")))),
+        dry_run,
+    )
+    batches = MentionBatch.objects.filter(hospital=hospital, created_at__lt=cutoff).exclude(
+        Exists(Mention.objects.filter(batch=OuterRef("pk")))
+    )
+    if not dry_run:
+        for path in batches.exclude(stored_path="").values_list("stored_path", flat=True):
+            if default_storage.exists(path):
+                default_storage.delete(path)
+    counts["mention_batches_deleted"] = _delete_chunked(batches, dry_run)
+    return counts
+
+
+def _cases(hospital: Hospital, now: dt.datetime, dry_run: bool) -> Counter:
+    from xinqiao.listening.models import CrisisCase
+
+    closed = CrisisCase.objects.filter(
+        hospital=hospital,
+        status=CrisisCase.Status.CLOSED,
+        closed_at__lt=now - dt.timedelta(days=CRISIS_CASE_DAYS),
+    )
+    held = held_ids(hospital, LegalHold.Subject.CRISIS_CASE)
+    return Counter(
+        cases_held=closed.filter(pk__in=held).count(),
+        cases_deleted=_delete_chunked(closed.exclude(pk__in=held), dry_run),
+    )
+
+
+# -- operational ------------------------------------------------------------------------------------------------
+
+
+def _operational(hospital: Hospital, now: dt.datetime, dry_run: bool) -> Counter:
+    from xinqiao.channels.models import Notification
+    from xinqiao.integrations.models import OutboundMessage
+
+    cutoff = now - dt.timedelta(days=OPERATIONAL_DAYS)
+    finished = (OutboundMessage.Status.SENT, OutboundMessage.Status.FAILED)
+    return Counter(
+        notifications_deleted=_delete_chunked(
+            Notification.objects.filter(hospital=hospital, created_at__lt=cutoff), dry_run
+        ),
+        outbound_messages_deleted=_delete_chunked(
+            OutboundMessage.objects.filter(hospital=hospital, created_at__lt=cutoff, status__in=finished), dry_run
+        ),
+    )
+
+
+def _global(now: dt.datetime, dry_run: bool) -> Counter:
+    from django.contrib.admin.models import LogEntry
+    from django_tasks_db.models import DBTaskResult
+
+    operational = now - dt.timedelta(days=OPERATIONAL_DAYS)
+    audit_cutoff = now - dt.timedelta(days=AUDIT_DAYS)
+    counts = Counter(
+        login_throttles_deleted=_delete_chunked(
+            LoginThrottle.objects.filter(window_started_at__lt=operational).exclude(locked_until__gte=now), dry_run
+        ),
+        task_results_deleted=_delete_chunked(DBTaskResult.objects.filter(finished_at__lt=operational), dry_run),
+        sessions_deleted=_delete_chunked(Session.objects.filter(expire_date__lt=now), dry_run),
+        admin_log_deleted=_delete_chunked(LogEntry.objects.filter(action_time__lt=audit_cutoff), dry_run),
+    )
+    counts["audit_events_pruned"] = prune_audit_chain(audit_cutoff, dry_run=dry_run)
+    return counts
+
+
+def prune_audit_chain(cutoff: dt.datetime, *, dry_run: bool = False) -> int:
+    """Delete the audit events recorded before ``cutoff`` from the start of the chain and move its anchor to the
+    last one deleted, so that ``audit_verify_chain`` still checks every remaining link. Only the unbroken run of
+    old events at the start goes (an old event after a newer one, e.g. from a clock step, waits for the run to
+    reach it)."""
+    with transaction.atomic():
+        head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+        if head is None:
+            return 0
+        remaining = AuditEvent.objects.filter(pk__gt=head.pruned_through_pk)
+        first_kept = remaining.filter(created_at__gte=cutoff).order_by("pk").values_list("pk", flat=True).first()
+        doomed = remaining if first_kept is None else remaining.filter(pk__lt=first_kept)
+        last = doomed.order_by("-pk").values_list("pk", "record_hash").first()
+        if last is None:
+            return 0
+        size = doomed.count()
+        if dry_run:
+            return size
+        doomed._raw_delete(doomed.db)  # the model refuses instance deletes: the log is append-only for everyone else
+        head.pruned_through_pk, head.pruned_last_hash = last
+        head.pruned_count += size
+        head.save(update_fields=["pruned_through_pk", "pruned_last_hash", "pruned_count"])
+    return size
+
+
+# -- the rules, for the retention page --------------------------------------------------------------------------
+
+
+def rule_rows() -> list[dict[str, object]]:
+    """Every retention rule of the catalogue: its text, the tables and columns that follow it, and what the
+    sweep does about it (or why it does not sweep it)."""
+    from xinqiao.core.catalogue import catalogue_load
+
+    catalogue = catalogue_load()
+    used: dict[str, set[str]] = {name: set() for name in catalogue.retention_rules}
+    for table in catalogue.tables.values():
+        used.setdefault(table.retention, set()).add(table.name)
+        for column in table.columns.values():
+            if column.retention != table.retention:
+                used.setdefault(column.retention, set()).add(f"{table.name}.{column.name}")
+    return [
+        {
+            "name": name,
+            "text": text,
+            "swept": name in SWEPT_RULES,
+            "action": SWEPT_RULES.get(name) or NOT_SWEPT.get(name, ""),
+            "tables": sorted(used.get(name, ())),
+        }
+        for name, text in catalogue.retention_rules.items()
+    ]
+
+
+# -- legal holds (REQ-RET-002) ----------------------------------------------------------------------------------
+
+
+def _subject_exists(hospital: Hospital, subject_type: str, subject_id: int) -> bool:
+    from xinqiao.listening.models import CrisisCase, Mention
+
+    model = {
+        LegalHold.Subject.PATIENT: Patient,
+        LegalHold.Subject.MENTION: Mention,
+        LegalHold.Subject.CRISIS_CASE: CrisisCase,
+    }[subject_type]
+    return model.objects.filter(hospital=hospital, pk=subject_id).exists()
+
+
+@transaction.atomic
+def legal_hold_place(
+    *,
+    principal: Principal,
+    subject_type: str,
+    subject_id: int,
+    reason: str,
+    approved_by: str,
+    reference: str = "",
+    request=None,
+) -> LegalHold:
+    """Suspend retention for one record of the principal's hospital, with the reason and who approved it."""
+    principal.require(Action.RETENTION_MANAGE)
+    reason, approved_by, reference = reason.strip(), approved_by.strip(), reference.strip()
+    if subject_type not in LegalHold.Subject.values:
+        raise ApplicationError(_("Choose what the hold is for."), code="subject_type", field="subject_type")
+    if not reason:
+        raise ApplicationError(_("State the reason for the hold."), code="reason", field="reason")
+    if not approved_by:
+        raise ApplicationError(_("Name who approved the hold."), code="approved_by", field="approved_by")
+    if not _subject_exists(principal.hospital, subject_type, subject_id):
+        raise ApplicationError(
+            _("There is no such record in this hospital: check the ID."), code="subject_id", field="subject_id"
+        )
+    hospital = principal.hospital
+    if LegalHold.objects.filter(
+        hospital=hospital, subject_type=subject_type, subject_id=subject_id, released_at__isnull=True
+    ).exists():
+        raise ApplicationError(_("This record is under a hold already."), code="duplicate", field="subject_id")
+    hold = LegalHold.objects.create(
+        hospital=hospital,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        reason=reason[:300],
+        approved_by=approved_by[:120],
+        reference=reference[:120],
+        placed_by=principal.user,
+    )
+    audit_record(
+        action=AuditEvent.Action.LEGAL_HOLD,
+        principal=principal,
+        request=request,
+        object_type=subject_type,
+        object_id=subject_id,
+        detail={"change": "place", "hold": hold.pk, "reason": hold.reason, "approved_by": hold.approved_by},
+    )
+    return hold
+
+
+@transaction.atomic
+def legal_hold_release(*, principal: Principal, hold: LegalHold, reason: str, request=None) -> None:
+    """End a hold (kept as the record of what was held and why); the next sweep applies the rules again."""
+    principal.require(Action.RETENTION_MANAGE)
+    reason = reason.strip()
+    if not reason:
+        raise ApplicationError(_("State why the hold ends."), code="reason", field="reason")
+    hold = LegalHold.objects.select_for_update().get(pk=hold.pk)
+    if hold.released_at is not None:
+        raise ApplicationError(_("This hold has ended already."), code="bad_state")
+    hold.released_at = timezone.now()
+    hold.released_by = principal.user
+    hold.release_reason = reason[:300]
+    hold.save(update_fields=["released_at", "released_by", "release_reason"])
+    audit_record(
+        action=AuditEvent.Action.LEGAL_HOLD,
+        principal=principal,
+        request=request,
+        object_type=hold.subject_type,
+        object_id=hold.subject_id,
+        detail={"change": "release", "hold": hold.pk, "reason": hold.release_reason},
+    )

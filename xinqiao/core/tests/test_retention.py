@@ -1,0 +1,392 @@
+"""The retention sweep (REQ-RET-001), legal holds (REQ-RET-002) and the retention page.
+
+Time moves forward by passing ``now`` to the sweep: the rows are made today and the sweep looks at them from the
+day their rule expires, one day before and one day after.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
+from django.utils import timezone
+
+from xinqiao.analytics.models import Consultation
+from xinqiao.channels.models import Notification
+from xinqiao.core import retention
+from xinqiao.core.audit import audit_verify_chain
+from xinqiao.core.catalogue import catalogue_load
+from xinqiao.core.exceptions import ApplicationError
+from xinqiao.core.models import AuditChainHead, AuditEvent, Consent, LegalHold, LoginThrottle, Patient, Visit
+from xinqiao.core.services import consent_record
+from xinqiao.listening.models import CaseEvent, CrisisCase, Mention, MentionCluster
+
+DAY = dt.timedelta(days=1)
+
+
+def later(days: int) -> dt.datetime:
+    return timezone.now() + dt.timedelta(days=days)
+
+
+def erased(patient: Patient) -> bool:
+    patient.refresh_from_db()
+    return patient.erased_at is not None
+
+
+def sweep(world, days: int, **kwargs):
+    return retention.sweep(now=later(days), hospitals=[world.hospital], **kwargs)
+
+
+def hold(world, subject_type: str, subject_id: int) -> LegalHold:
+    return retention.legal_hold_place(
+        principal=world.principal("admin"),
+        subject_type=subject_type,
+        subject_id=subject_id,
+        reason="患者投诉诉讼，保全证据",
+        approved_by="法务部",
+        reference="(2026)京0105民初1234号",
+    )
+
+
+def consent(world, patient, purpose, action, valid_until=None):
+    return consent_record(
+        principal=world.principal("service"),
+        patient=patient,
+        purpose=purpose,
+        action=action,
+        channel=Consent.Channel.PAPER,
+        notice_version="v1",
+        valid_until=valid_until,
+    )
+
+
+# -- rules ------------------------------------------------------------------------------------------------------
+
+
+def test_every_catalogue_rule_is_swept_or_explained():
+    rules = set(catalogue_load().retention_rules)
+    assert rules == set(retention.SWEPT_RULES) | set(retention.NOT_SWEPT)
+    assert not set(retention.SWEPT_RULES) & set(retention.NOT_SWEPT)
+
+
+# -- patient_record ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_lead_without_conversion_is_anonymised_180_days_after_the_last_contact(world):
+    lead = world.patients[0]
+
+    assert sweep(world, 179).by_hospital[world.hospital.code]["patients_anonymised"] == 0
+    assert not erased(lead)
+
+    report = sweep(world, 181)
+
+    assert erased(lead)
+    assert lead.name_sealed == lead.mobile_sealed == lead.id_number_sealed == ""
+    assert lead.name_bidx == ""
+    assert lead.id_number_bidx is None
+    assert report.by_hospital[world.hospital.code]["patients_anonymised"] == 3
+    assert not erased(world.other_patient)  # another hospital's patients were not in this sweep
+    assert sweep(world, 181).by_hospital[world.hospital.code]["patients_anonymised"] == 0  # idempotent
+
+
+@pytest.mark.django_db
+def test_a_later_contact_restarts_the_period(world):
+    lead = world.patients[0]
+    Consultation.objects.create(
+        hospital=world.hospital, patient=lead, occurred_at=later(100), channel="phone", source_ref="c-1"
+    )
+
+    sweep(world, 181)
+
+    assert not erased(lead)
+    assert erased(world.patients[1])
+    sweep(world, 281)
+    assert erased(lead)
+
+
+@pytest.mark.django_db
+def test_a_converted_patient_goes_30_days_after_the_last_visit(world):
+    patient = world.patients[1]
+    Visit.objects.create(
+        hospital=world.hospital,
+        patient=patient,
+        department=world.departments["pediatrics"],
+        kind=Visit.Kind.VISIT,
+        occurred_on=timezone.localdate(),
+        channel="walk_in",
+        revenue_fen=12_000,
+    )
+
+    sweep(world, 29)
+    assert not erased(patient)
+
+    sweep(world, 31)
+
+    assert erased(patient)
+    assert Visit.objects.filter(patient=patient).count() == 1  # the visit stays, anonymous
+    assert not erased(world.patients[0])  # unconverted leads wait 180 days
+
+
+@pytest.mark.django_db
+def test_an_active_record_keeping_consent_keeps_the_record(world):
+    kept, withdrawn = world.patients[0], world.patients[1]
+    consent(world, kept, Consent.Purpose.HEALTH_MANAGEMENT, Consent.Action.GRANT)
+    consent(world, withdrawn, Consent.Purpose.MARKETING_CONTACT, Consent.Action.GRANT)
+    consent(world, withdrawn, Consent.Purpose.MARKETING_CONTACT, Consent.Action.WITHDRAW)
+
+    sweep(world, 400)
+
+    assert not erased(kept)
+    assert erased(withdrawn)
+
+
+@pytest.mark.django_db
+def test_an_expired_consent_keeps_nothing(world):
+    patient = world.patients[0]
+    consent(world, patient, Consent.Purpose.MARKETING_CONTACT, Consent.Action.GRANT, valid_until=later(200).date())
+
+    sweep(world, 199)
+    assert not erased(patient)
+    sweep(world, 201)
+    assert erased(patient)
+
+
+# -- legal holds ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_legal_hold_suspends_the_sweep_until_it_is_released(world):
+    held = world.patients[0]
+    placed = hold(world, LegalHold.Subject.PATIENT, held.pk)
+
+    report = sweep(world, 181)
+
+    assert not erased(held)
+    assert report.by_hospital[world.hospital.code]["patients_held"] == 1
+    assert erased(world.patients[1])
+
+    retention.legal_hold_release(principal=world.principal("admin"), hold=placed, reason="诉讼已结案")
+    sweep(world, 182)
+
+    assert erased(held)
+    changes = [event.detail["change"] for event in AuditEvent.objects.filter(action="legal_hold").order_by("pk")]
+    assert changes == ["place", "release"]
+
+
+@pytest.mark.django_db
+def test_holds_are_validated(world):
+    admin = world.principal("admin")
+    with pytest.raises(ApplicationError) as missing:
+        retention.legal_hold_place(
+            principal=admin, subject_type="patient", subject_id=world.other_patient.pk, reason="x", approved_by="y"
+        )
+    assert missing.value.field == "subject_id"  # another hospital's patient is not there
+    with pytest.raises(ApplicationError) as unnamed:
+        retention.legal_hold_place(
+            principal=admin, subject_type="patient", subject_id=world.patients[0].pk, reason="x", approved_by=" "
+        )
+    assert unnamed.value.field == "approved_by"
+    hold(world, LegalHold.Subject.PATIENT, world.patients[0].pk)
+    with pytest.raises(ApplicationError) as twice:
+        hold(world, LegalHold.Subject.PATIENT, world.patients[0].pk)
+    assert twice.value.code == "duplicate"
+    with pytest.raises(PermissionDenied):
+        retention.legal_hold_place(
+            principal=world.principal("brand"), subject_type="patient", subject_id=1, reason="x", approved_by="y"
+        )
+    assert LegalHold.objects.count() == 1
+
+
+# -- consent_evidence -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_consent_events_go_3_years_after_the_withdrawal(world):
+    patient = world.patients[0]
+    consent(world, patient, Consent.Purpose.MARKETING_CONTACT, Consent.Action.GRANT)
+    consent(world, patient, Consent.Purpose.MARKETING_CONTACT, Consent.Action.WITHDRAW)
+    consent(world, world.patients[1], Consent.Purpose.HEALTH_MANAGEMENT, Consent.Action.GRANT)
+
+    sweep(world, 3 * 365)
+    assert Consent.objects.filter(patient=patient).count() == 2
+
+    report = sweep(world, 3 * 365 + 2)
+
+    assert Consent.objects.filter(patient=patient).count() == 0
+    assert report.by_hospital[world.hospital.code]["consents_deleted"] == 2
+    assert Consent.objects.filter(patient=world.patients[1]).count() == 1  # still active
+
+
+# -- social_1y and crisis_case ----------------------------------------------------------------------------------
+
+
+def mention(world, external_id: str, cluster=None) -> Mention:
+    return Mention.objects.create(
+        hospital=world.hospital,
+        platform="weibo",
+        external_id=external_id,
+        text="某医院排队太久",
+        posted_at=timezone.now(),
+        cluster=cluster,
+    )
+
+
+@pytest.mark.django_db
+def test_mentions_go_a_year_after_collection_except_held_ones(world):
+    now = timezone.now()
+    cluster = MentionCluster.objects.create(hospital=world.hospital, first_seen_at=now, last_seen_at=now)
+    empty_cluster = MentionCluster.objects.create(hospital=world.hospital, first_seen_at=now, last_seen_at=now)
+    case = CrisisCase.objects.create(hospital=world.hospital, title="排队投诉", owner=world.users["brand"])
+    case.clusters.add(cluster)
+    plain, held, in_held_case = mention(world, "1"), mention(world, "2"), mention(world, "3", cluster)
+    hold(world, LegalHold.Subject.MENTION, held.pk)
+    hold(world, LegalHold.Subject.CRISIS_CASE, case.pk)
+
+    sweep(world, 364)
+    assert Mention.objects.count() == 3
+
+    report = sweep(world, 366)
+
+    counts = report.by_hospital[world.hospital.code]
+    assert set(Mention.objects.values_list("pk", flat=True)) == {held.pk, in_held_case.pk}
+    assert not Mention.objects.filter(pk=plain.pk).exists()
+    assert (counts["mentions_deleted"], counts["mentions_held"]) == (1, 2)
+    assert not MentionCluster.objects.filter(pk=empty_cluster.pk).exists()
+    assert MentionCluster.objects.filter(pk=cluster.pk).exists()
+
+
+@pytest.mark.django_db
+def test_closed_cases_go_3_years_after_closing(world):
+    closed_at = timezone.now()
+    owner = world.users["brand"]
+    old = CrisisCase.objects.create(
+        hospital=world.hospital, title="旧案", owner=owner, status=CrisisCase.Status.CLOSED, closed_at=closed_at
+    )
+    CaseEvent.objects.create(case=old, kind="note", text="已回应")
+    held = CrisisCase.objects.create(
+        hospital=world.hospital, title="诉讼案", owner=owner, status=CrisisCase.Status.CLOSED, closed_at=closed_at
+    )
+    open_case = CrisisCase.objects.create(hospital=world.hospital, title="进行中", owner=owner)
+    hold(world, LegalHold.Subject.CRISIS_CASE, held.pk)
+
+    sweep(world, 3 * 365)
+    assert CrisisCase.objects.count() == 3
+
+    sweep(world, 3 * 365 + 2)
+
+    assert set(CrisisCase.objects.values_list("pk", flat=True)) == {held.pk, open_case.pk}
+    assert not CaseEvent.objects.filter(case_id=old.pk).exists()
+
+
+# -- operational, audit and the summary -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_operational_rows_and_the_audit_chain(world):
+    Notification.objects.create(hospital=world.hospital, audience_role="brand", message="旧通知")
+    LoginThrottle.objects.create(username_digest="a" * 64, failures=2)
+    Session.objects.create(session_key="k" * 32, session_data="", expire_date=timezone.now() - DAY)
+    events_before = AuditEvent.objects.count()
+    assert events_before > 0
+
+    report = retention.sweep(now=later(3 * 365 + 2))
+
+    assert Notification.objects.count() == 0
+    assert LoginThrottle.objects.count() == 0
+    assert not Session.objects.filter(session_key="k" * 32).exists()
+    assert report.global_counts["audit_events_pruned"] >= events_before
+    head = AuditChainHead.objects.get(pk=1)
+    assert head.pruned_count == report.global_counts["audit_events_pruned"]
+    chain = audit_verify_chain()
+    assert chain.ok
+    assert chain.checked == AuditEvent.objects.count() >= 1  # the global summary, written after the pruning
+
+
+@pytest.mark.django_db
+def test_pruning_keeps_the_chain_verifiable_and_tamper_evident(world):
+    assert retention.prune_audit_chain(timezone.now() - dt.timedelta(days=3650)) == 0  # nothing that old
+    cutoff = timezone.now()
+    hold(world, LegalHold.Subject.PATIENT, world.patients[0].pk)  # recorded after the cutoff
+    before = AuditEvent.objects.count()
+
+    pruned = retention.prune_audit_chain(cutoff)
+
+    assert pruned == before - 1
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["legal_hold"]
+    assert audit_verify_chain().ok
+    assert retention.prune_audit_chain(cutoff) == 0  # idempotent
+    AuditEvent.objects.filter(action="legal_hold").update(detail={"change": "forged"})
+    assert not audit_verify_chain().ok
+
+
+@pytest.mark.django_db
+def test_the_summary_has_counts_only_and_a_dry_run_changes_nothing(world):
+    dry = sweep(world, 400, dry_run=True)
+
+    assert dry.by_hospital[world.hospital.code]["patients_anonymised"] == 3
+    assert not any(erased(patient) for patient in world.patients)
+    assert not AuditEvent.objects.filter(action="retention").exists()
+
+    sweep(world, 400)
+
+    summary = AuditEvent.objects.get(action="retention", hospital=world.hospital)
+    assert set(summary.detail) == {"counts"}
+    assert summary.detail["counts"]["patients_anonymised"] == 3
+    assert all(isinstance(value, int) for value in summary.detail["counts"].values())
+    assert summary.actor_label == "retention"
+
+
+@pytest.mark.django_db
+def test_command(world, capsys):
+    call_command("apply_retention", "--dry-run", "--hospital", world.hospital.code)
+    out = capsys.readouterr().out
+    assert world.hospital.code in out
+    assert not AuditEvent.objects.filter(action="retention").exists()
+    call_command("apply_retention")
+    assert AuditEvent.objects.filter(action="retention").count() == 3  # two hospitals and the global tables
+
+
+# -- the page ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_admin_places_and_releases_a_hold_from_the_page(client, world, password):
+    client.force_login(world.users["admin"])
+    page = client.get("/retention/")
+    assert page.status_code == 200
+    assert "patient_record" in page.content.decode()
+
+    bad = client.post(
+        "/retention/",
+        {"subject_type": "patient", "subject_id": world.other_patient.pk, "reason": "诉讼", "approved_by": "法务部"},
+    )
+    assert bad.status_code == 400
+    assert not LegalHold.objects.exists()
+
+    placed = client.post(
+        "/retention/",
+        {"subject_type": "patient", "subject_id": world.patients[0].pk, "reason": "诉讼", "approved_by": "法务部"},
+    )
+    assert placed.status_code == 302
+    held = LegalHold.objects.get()
+    assert (held.placed_by, held.approved_by) == (world.users["admin"], "法务部")
+
+    release_url = f"/retention/holds/{held.pk}/release/"
+    assert client.post(release_url, {"reason": "结案"}).status_code == 302
+    held.refresh_from_db()
+    assert held.is_active  # the release needs the password again first (sudo)
+    client.post("/sudo/", {"password": password, "next": "/retention/"})
+    assert client.post(release_url, {"reason": "结案"}).status_code == 302
+    held.refresh_from_db()
+    assert not held.is_active
+    assert held.release_reason == "结案"
+
+
+@pytest.mark.django_db
+def test_only_admins_see_the_page(client, world):
+    client.force_login(world.users["brand"])
+    assert client.get("/retention/").status_code == 403
