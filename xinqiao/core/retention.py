@@ -210,7 +210,10 @@ def _patients(hospital: Hospital, now: dt.datetime, dry_run: bool) -> Counter:
 
 def _consents(hospital: Hospital, now: dt.datetime, dry_run: bool) -> Counter:
     """consent_evidence: every event of a (patient, purpose) whose last event is a withdrawal recorded, or a grant
-    that expired, more than 3 years ago."""
+    that expired, more than 3 years ago; not while a content item names one of them as its story consent (that
+    evidence follows the story's own rule)."""
+    from xinqiao.content.models import ContentItem
+
     cutoff = now - dt.timedelta(days=CONSENT_EVIDENCE_DAYS)
     held = held_ids(hospital, LegalHold.Subject.PATIENT)
     groups = (
@@ -234,9 +237,12 @@ def _consents(hospital: Hospital, now: dt.datetime, dry_run: bool) -> Counter:
         )
         if not ended:
             continue
+        if ContentItem.objects.filter(story_consent__in=events).exists():
+            counts["consent_groups_story_evidence"] += 1
+            continue
         size = events.count()
         if not dry_run:
-            events._raw_delete(events.db)  # append-only rows: the model refuses saves, not this deletion
+            events.delete()
         counts["consents_deleted"] += size
     return counts
 
@@ -360,7 +366,7 @@ def prune_audit_chain(cutoff: dt.datetime, *, dry_run: bool = False) -> int:
         size = doomed.count()
         if dry_run:
             return size
-        doomed._raw_delete(doomed.db)  # the model refuses instance deletes: the log is append-only for everyone else
+        doomed.delete()  # one DELETE statement; the model itself refuses deletes: append-only for everyone else
         head.pruned_through_pk, head.pruned_last_hash = last
         head.pruned_count += size
         head.save(update_fields=["pruned_through_pk", "pruned_last_hash", "pruned_count"])

@@ -221,6 +221,23 @@ def test_consent_events_go_3_years_after_the_withdrawal(world):
     assert Consent.objects.filter(patient=world.patients[1]).count() == 1  # still active
 
 
+@pytest.mark.django_db
+def test_a_story_consent_stays_while_its_story_names_it(world):
+    from xinqiao.content.models import ContentItem
+    from xinqiao.content.tests.helpers import make_item, writer
+
+    patient = world.patients[0]
+    granted = consent(world, patient, Consent.Purpose.STORY_PUBLICATION, Consent.Action.GRANT)
+    consent(world, patient, Consent.Purpose.STORY_PUBLICATION, Consent.Action.WITHDRAW)
+    item = make_item(world, writer(world))
+    ContentItem.objects.filter(pk=item.pk).update(story_patient=patient, story_consent=granted)
+
+    report = sweep(world, 3 * 365 + 2)
+
+    assert Consent.objects.filter(patient=patient).count() == 2
+    assert report.by_hospital[world.hospital.code]["consent_groups_story_evidence"] == 1
+
+
 # -- social_1y and crisis_case ----------------------------------------------------------------------------------
 
 
