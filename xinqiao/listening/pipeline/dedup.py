@@ -20,9 +20,10 @@ LSH bands
 
 Across batches and processes
     A band key is a 63-bit integer (band index and its four values mixed), stored as ``LshBucket`` rows. A batch is
-    first clustered on its own (:func:`cluster_batch`, pure), then :func:`attach_to_known` joins its local clusters
-    to clusters already stored, given the stored signatures of the bucket hits. The service does the lookup in one
-    query; a distributed engine would do the same as a keyed join on ``band_key``.
+    first clustered on its own (:func:`cluster_batch`, pure), then :func:`attach_and_merge` joins its local clusters
+    to clusters already stored, given the stored signatures of the bucket hits, and names the stored clusters a
+    local cluster bridges, which the service merges. The service does the lookup in one query; a distributed engine
+    would do the same as a keyed join on ``band_key``.
 
 A repost whose source names its parent (``parent_external_id``) joins the parent's cluster whatever its wording.
 """
@@ -233,15 +234,10 @@ def cluster_batch(
     return items
 
 
-def attach_to_known(
-    items: Sequence[DedupItem],
-    known: Mapping[int, Sequence[tuple[int, bytes]]],
-) -> dict[int, int]:
-    """Map local clusters (by their first mention's index) to stored clusters.
-
-    ``known`` maps a band key to the (cluster id, signature) pairs stored under it. A local cluster joins the
-    stored cluster whose verified hits are most frequent among its members (ties: the older, lower id); local
-    clusters without a verified hit stay new. Stored clusters are never merged with each other here."""
+def _verified_votes(
+    items: Sequence[DedupItem], known: Mapping[int, Sequence[tuple[int, bytes]]]
+) -> dict[int, dict[int, int]]:
+    """Per local cluster: for each stored cluster, how many of its members have a verified hit in it."""
     votes: dict[int, dict[int, int]] = {}
     for item in items:
         if item.signature is None:
@@ -259,6 +255,51 @@ def attach_to_known(
         for cluster_id in verified:
             tally = votes.setdefault(item.local_cluster, {})
             tally[cluster_id] = tally.get(cluster_id, 0) + 1
+    return votes
+
+
+def _chosen(votes: Mapping[int, Mapping[int, int]]) -> dict[int, int]:
     return {
         local: min(tally, key=lambda cluster_id: (-tally[cluster_id], cluster_id)) for local, tally in votes.items()
     }
+
+
+def attach_to_known(
+    items: Sequence[DedupItem],
+    known: Mapping[int, Sequence[tuple[int, bytes]]],
+) -> dict[int, int]:
+    """Map local clusters (by their first mention's index) to stored clusters.
+
+    ``known`` maps a band key to the (cluster id, signature) pairs stored under it. A local cluster joins the
+    stored cluster whose verified hits are most frequent among its members (ties: the older, lower id); local
+    clusters without a verified hit stay new. Stored clusters are not merged here (see ``attach_and_merge``)."""
+    return _chosen(_verified_votes(items, known))
+
+
+def attach_and_merge(
+    items: Sequence[DedupItem],
+    known: Mapping[int, Sequence[tuple[int, bytes]]],
+) -> tuple[dict[int, int], dict[int, int]]:
+    """``attach_to_known``, and the stored clusters this batch shows to be one story.
+
+    A local cluster with verified hits in several stored clusters bridges them: its members are near-duplicates of
+    members of each (in a batch, union-find joins such chains too). Bridged clusters merge into the oldest (lowest
+    id); the merges chain (A–B in one local cluster, B–C in another: all three). Returns (local cluster → stored
+    cluster, already resolved to the survivor; absorbed stored cluster → survivor)."""
+    votes = _verified_votes(items, known)
+    parent: dict[int, int] = {}
+
+    def root(cluster_id: int) -> int:
+        while parent.get(cluster_id, cluster_id) != cluster_id:
+            cluster_id = parent[cluster_id]
+        return cluster_id
+
+    for tally in votes.values():
+        ids = sorted(tally)
+        for other in ids[1:]:
+            low, high = sorted((root(ids[0]), root(other)))
+            if low != high:
+                parent[high] = low
+    merges = {cluster_id: root(cluster_id) for cluster_id in parent if root(cluster_id) != cluster_id}
+    attached = {local: merges.get(cluster_id, cluster_id) for local, cluster_id in _chosen(votes).items()}
+    return attached, merges

@@ -11,6 +11,7 @@ workers on the same batch do no double work (the rows are locked with ``select_f
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,9 @@ DEFAULT_BATCH_SIZE = 1_000
 # cluster of 50,000 reposts must not cost 800,000 bucket rows.
 BUCKET_MEMBERS = 5
 KEY_CHUNK = 900  # SQLite allows at most 999 parameters in older builds
+CHUNK_ATTEMPTS = 3  # a chunk whose clusters another worker merged meanwhile is processed again (ClustersChanged)
+
+logger = logging.getLogger(__name__)
 HOUR = dt.timedelta(hours=1)
 TITLE_CHARS = 60
 
@@ -68,6 +72,7 @@ class ProcessStats:
     mentions: int = 0
     clusters_created: int = 0
     clusters_joined: int = 0
+    clusters_merged: int = 0
     chunks: int = 0
 
 
@@ -102,7 +107,15 @@ def mentions_process(
     context = pipeline_context(hospital_id)
     processed: list[int] = []
     for chunk in _chunks(ids, batch_size):
-        processed.extend(_process_chunk(hospital_id, list(chunk), context, stats, reprocess=reprocess))
+        for attempt in range(1, CHUNK_ATTEMPTS + 1):
+            try:
+                processed.extend(_process_chunk(hospital_id, list(chunk), context, stats, reprocess=reprocess))
+            except ClustersChanged:
+                if attempt == CHUNK_ATTEMPTS:
+                    raise
+                logger.info("clusters merged by another worker while a chunk was processed: processing it again")
+            else:
+                break
     if notify and processed:
         alerts_after_processing(hospital_id=hospital_id, mention_ids=processed)
     return stats
@@ -138,6 +151,48 @@ def _known_buckets(hospital_id: int, results: list[MentionResult]) -> dict[int, 
             if signature:
                 known.setdefault(band_key, []).append((cluster_id, bytes(signature)))
     return known
+
+
+class ClustersChanged(Exception):  # noqa: N818 - a retry signal inside this module
+    """A cluster this chunk joins was merged away by another worker after the chunk read the bucket rows."""
+
+
+def _lock_clusters(cluster_ids: set[int]) -> None:
+    """Lock the stored clusters the chunk joins (in id order, so concurrent chunks take them in the same order) and
+    make sure they all still exist: another worker may have merged one away since the buckets were read, and
+    mentions pointing at it could not commit. The chunk is then rolled back and processed again."""
+    wanted = sorted(cluster_ids)
+    if not wanted:
+        return
+    found = MentionCluster.objects.select_for_update().filter(pk__in=wanted).order_by("pk").values_list("pk", flat=True)
+    if len(list(found)) != len(wanted):
+        raise ClustersChanged
+
+
+def _merge_clusters(merges: dict[int, int]) -> None:
+    """Fold each absorbed cluster into its survivor (``dedup.attach_and_merge``): members and bucket rows move, the
+    survivor's topics gain the absorbed ones, alerts and crisis cases that named an absorbed cluster name the
+    survivor, and the absorbed rows go. The caller recomputes the survivor's aggregates from its members."""
+    from xinqiao.listening.models import Alert, CrisisCase
+
+    ids = sorted(set(merges) | set(merges.values()))
+    locked = MentionCluster.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    clusters = {cluster.pk: cluster for cluster in locked}
+    for absorbed, survivor in merges.items():
+        if absorbed not in clusters or survivor not in clusters:
+            continue
+        Mention.objects.filter(cluster_id=absorbed).update(cluster_id=survivor)
+        LshBucket.objects.filter(cluster_id=absorbed).update(cluster_id=survivor)
+        clusters[survivor].topics = sorted(set(clusters[survivor].topics or []) | set(clusters[absorbed].topics or []))
+    for survivor in sorted(set(merges.values()) & set(clusters)):
+        clusters[survivor].save(update_fields=["topics"])
+    for through, owner in ((Alert.clusters.through, "alert_id"), (CrisisCase.clusters.through, "crisiscase_id")):
+        links = through.objects.filter(mentioncluster_id__in=list(merges)).values_list(owner, "mentioncluster_id")
+        through.objects.bulk_create(
+            [through(**{owner: owner_id, "mentioncluster_id": merges[cluster_id]}) for owner_id, cluster_id in links],
+            ignore_conflicts=True,
+        )
+    MentionCluster.objects.filter(pk__in=list(merges)).delete()  # their remaining links go with them
 
 
 def _parent_clusters(hospital_id: int, mentions: list[Mention]) -> dict[tuple[str, str], int]:
@@ -200,8 +255,14 @@ def _process_chunk(
         # 1. clusters: keep existing assignments, join stored clusters, create the rest
         fresh = [index for index, mention in enumerate(mentions) if mention.cluster_id is None]
         known = _known_buckets(hospital_id, [results[index] for index in fresh])
-        attached = dedup.attach_to_known([dedup_item(results[index]) for index in fresh], known)
+        attached, merges = dedup.attach_and_merge([dedup_item(results[index]) for index in fresh], known)
+        if merges:
+            _merge_clusters(merges)
+            for mention in mentions:  # a reprocessed member of an absorbed cluster
+                mention.cluster_id = merges.get(mention.cluster_id, mention.cluster_id)
         parents = _parent_clusters(hospital_id, [mentions[index] for index in fresh])
+        _lock_clusters({*attached.values(), *parents.values(), *(m.cluster_id for m in mentions if m.cluster_id)})
+        stats.clusters_merged += len(merges)
         for index in fresh:
             mention = mentions[index]
             parent_cluster = parents.get((mention.platform, mention.parent_external_id))

@@ -95,3 +95,23 @@ def test_similarity_estimates_jaccard():
     assert dedup.similarity(left, right) == 1.0
     other = dedup.signatures([dedup.clean(THIRD)])[0]
     assert dedup.similarity(left, other) < dedup.JACCARD_THRESHOLD
+
+
+def test_a_local_cluster_verified_in_several_stored_clusters_merges_them_into_the_oldest():
+    story, other = dedup.cluster_batch(texts(STORY, OTHER))
+    # two stored clusters hold the story (split before a bridge was seen), a third holds it and the other text
+    known = {
+        story.band_keys[0]: [(102, story.signature)],
+        story.band_keys[1]: [(101, story.signature)],
+        story.band_keys[2]: [(103, story.signature)],
+        other.band_keys[0]: [(103, other.signature), (104, other.signature)],
+    }
+    batch = dedup.cluster_batch(texts(STORY, OTHER))
+
+    attached, merges = dedup.attach_and_merge(batch, known)
+
+    assert merges == {102: 101, 103: 101, 104: 101}  # the other text chains 104 to 103, already merged into 101
+    assert attached == {0: 101, 1: 101}
+    assert dedup.attach_and_merge(batch, {}) == ({}, {})
+    single = {story.band_keys[0]: [(102, story.signature)]}
+    assert dedup.attach_and_merge(batch[:1], single) == ({0: 102}, {})

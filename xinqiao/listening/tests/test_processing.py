@@ -163,7 +163,9 @@ def test_command_imports_a_file_and_processes(world, topics, tmp_path):
     lines = out.getvalue().splitlines()
     batch = Mention.objects.get(external_id="c1").batch
     assert lines[0] == f"imported batch {batch.pk}: 2 rows, 2 new, 0 duplicates"
-    assert lines[1].startswith("processed 2 mentions in 1 chunks: 2 new clusters, 0 existing clusters joined; ")
+    assert lines[1].startswith(
+        "processed 2 mentions in 1 chunks: 2 new clusters, 0 existing clusters joined, 0 merged; "
+    )
     assert Mention.objects.filter(processed_at__isnull=True).count() == 0
     out = StringIO()
     call_command("listening_process", "--hospital", world.hospital.code, "--all", "--batch-size", "1", stdout=out)
@@ -181,3 +183,74 @@ def test_command_reports_bad_rows(world, tmp_path):
     with pytest.raises(CommandError):
         call_command("listening_process", "--hospital", "no-such-hospital")
     assert Mention.objects.count() == 0
+
+
+# Three parts of one story: A = X + Y and B = Y + Z share too little to be one cluster (Jaccard ≈ 0.4), while
+# C = X + Y + Z is a near-duplicate of both (≈ 0.7): C shows A and B are one story.
+PART_X = "网传市一院急诊科护士态度恶劣对患者家属大声呵斥视频已经在网上疯传"
+PART_Y = "家属表示孩子高烧三天在候诊区等了四个小时无人理睬医院至今没有任何说法"
+PART_Z = "院方回应称已成立调查组将对涉事人员严肃处理并向家属公开道歉请大家关注"
+
+
+def test_a_mention_that_bridges_two_stored_clusters_merges_them(world, topics):
+    from xinqiao.listening.models import CrisisCase
+
+    ingest(world, [row("a", PART_X + PART_Y)])
+    mentions_process(hospital_id=world.hospital.pk)
+    ingest(world, [row("b", PART_Y + PART_Z, 10), row("b2", "转发：" + PART_Y + PART_Z, 12)])
+    mentions_process(hospital_id=world.hospital.pk)
+    first = Mention.objects.get(external_id="a").cluster
+    second = Mention.objects.get(external_id="b").cluster
+    assert first.pk < second.pk  # two clusters so far
+    alert = Alert.objects.create(hospital=world.hospital, kind="burst", dedup_key="x", title="急诊投诉")
+    alert.clusters.add(second)
+    case = CrisisCase.objects.create(hospital=world.hospital, title="急诊投诉", owner=world.users["brand"])
+    case.clusters.add(second)
+    MentionCluster.objects.filter(pk=second.pk).update(topics=["service-attitude"])
+
+    ingest(world, [row("c", PART_X + PART_Y + PART_Z, 20)])
+    stats = mentions_process(hospital_id=world.hospital.pk)
+
+    assert stats.clusters_merged == 1
+    assert not MentionCluster.objects.filter(pk=second.pk).exists()
+    survivor = MentionCluster.objects.get(pk=first.pk)
+    assert sorted(survivor.mentions.values_list("external_id", flat=True)) == ["a", "b", "b2", "c"]
+    assert survivor.size == 4
+    assert survivor.last_seen_at == T0 + dt.timedelta(minutes=20)
+    assert "service-attitude" in survivor.topics
+    assert list(alert.clusters.values_list("pk", flat=True)) == [first.pk]
+    assert list(case.clusters.values_list("pk", flat=True)) == [first.pk]
+    assert not LshBucket.objects.filter(cluster_id=second.pk).exists()
+    assert LshBucket.objects.filter(cluster=survivor).count() == 4 * dedup.BANDS
+
+    ingest(world, [row("d", "转发：" + PART_Y + PART_Z, 30)])  # a later copy of B finds the merged cluster
+    mentions_process(hospital_id=world.hospital.pk)
+    assert Mention.objects.get(external_id="d").cluster_id == first.pk
+
+
+def test_a_chunk_whose_cluster_was_merged_away_meanwhile_is_processed_again(world, topics, monkeypatch):
+    from xinqiao.listening.services import processing
+
+    ingest(world, [row("a", STORY)])
+    mentions_process(hospital_id=world.hospital.pk)
+    story_cluster = Mention.objects.get(external_id="a").cluster_id
+    gone = MentionCluster.objects.create(hospital=world.hospital, first_seen_at=T0, last_seen_at=T0)
+    gone_id = gone.pk
+    gone.delete()  # what another worker's merge leaves behind: bucket rows read before it pointed here
+    real = processing._known_buckets
+    calls = []
+
+    def stale_then_real(hospital_id, results):
+        calls.append(1)
+        known = real(hospital_id, results)
+        if len(calls) == 1:
+            return {key: [(gone_id, signature) for _cluster, signature in hits] for key, hits in known.items()}
+        return known
+
+    monkeypatch.setattr(processing, "_known_buckets", stale_then_real)
+    ingest(world, [row("r", "转发微博：" + STORY, 5)])
+
+    mentions_process(hospital_id=world.hospital.pk)
+
+    assert len(calls) == 2
+    assert Mention.objects.get(external_id="r").cluster_id == story_cluster

@@ -57,5 +57,5 @@ class Command(BaseCommand):
         rate = stats.mentions / seconds if seconds > 0 else 0.0
         self.stdout.write(
             f"processed {stats.mentions} mentions in {stats.chunks} chunks: {stats.clusters_created} new clusters, "
-            f"{stats.clusters_joined} existing clusters joined; {seconds:.2f} s, {rate:.0f} mentions/s"
+            f"{stats.clusters_joined} existing clusters joined, {stats.clusters_merged} merged; {seconds:.2f} s, {rate:.0f} mentions/s"
         )
