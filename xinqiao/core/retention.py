@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from xinqiao.core.access import Action, Principal
 from xinqiao.core.audit import audit_record
@@ -62,31 +63,45 @@ RECORD_KEEPING_PURPOSES = (
 CHUNK = 1_000
 
 SWEPT_RULES: dict[str, str] = {
-    "patient_record": "patients anonymised (identity destroyed, visits kept anonymous), with their touches and "
-    "consultations then pointing at an anonymous record",
-    "consent_evidence": "consent events deleted 3 years after the withdrawal or expiry they end with",
-    "social_1y": "mentions, their entities and alert links, empty clusters, old alerts and import batches (with "
-    "their stored files) deleted a year after collection",
-    "crisis_case": "closed cases deleted with their events and reply drafts 3 years after closing",
-    "audit_3y": "audit events older than 3 years deleted from the start of the chain (its anchor kept), and the "
-    "Django admin log",
-    "operational": "notices, finished outbound messages, login throttles and task results older than a year; "
-    "expired sessions",
-    "legal_hold": "released holds deleted 3 years after their release",
+    "patient_record": gettext_lazy(
+        "Patients anonymised (identity destroyed; visits, touches and consultations kept anonymous) 180 days after "
+        "the last contact, 30 days for converted patients, unless a marketing, health-management or story consent "
+        "is active."
+    ),
+    "consent_evidence": gettext_lazy(
+        "Consent events deleted 3 years after the withdrawal or expiry they end with, unless a story names them."
+    ),
+    "social_1y": gettext_lazy(
+        "Mentions deleted a year after collection, with their entity rows and alert links; old alerts, empty "
+        "clusters and import batches (with their files) too."
+    ),
+    "crisis_case": gettext_lazy("Closed cases deleted with their events and reply drafts 3 years after closing."),
+    "audit_3y": gettext_lazy(
+        "Audit events older than 3 years deleted from the start of the chain (its anchor is kept, so the chain "
+        "still verifies), and the admin log."
+    ),
+    "operational": gettext_lazy(
+        "Notices, finished outbound messages, login throttles and task results deleted after a year; expired sessions."
+    ),
+    "legal_hold": gettext_lazy("Released holds deleted 3 years after their release."),
 }
 
 NOT_SWEPT: dict[str, str] = {
-    "lead_booking": "a visit stays as anonymous analytics once the patient_record sweep anonymises its patient "
-    "(30 days after the last booking or visit)",
-    "config_lifetime": "configuration is deleted with the tenant at the end of the service (REQ-DEL-001), not by age",
-    "staff_account": "removed by deprovisioning when a person leaves (REQ-ACC-004), not by age",
-    "public_profile": "removed when the doctor leaves or withdraws from the public profile",
-    "credential": "a revoked key stays as long as the audit events that name it",
-    "content_evidence": "evidence of review while published and 3 years after takedown: not swept yet (content "
-    "items are deleted by their editors; the takedown date is on each publication)",
-    "story_publicity": "as content_evidence; raw story material is not stored (REQ-STORY-003)",
-    "business_record": "aggregates with no personal data beyond staff references; the period is for the DPO "
-    "to set [VERIFY]",
+    "lead_booking": gettext_lazy(
+        "Visits stay as anonymous analytics once their patient is anonymised (30 days after the last booking or visit)."
+    ),
+    "config_lifetime": gettext_lazy("Deleted with the tenant at the end of the service, not by age."),
+    "staff_account": gettext_lazy("Removed by deprovisioning when a person leaves, not by age."),
+    "public_profile": gettext_lazy("Removed when the doctor leaves or withdraws from the public profile."),
+    "credential": gettext_lazy("A revoked key stays as long as the audit events that name it."),
+    "content_evidence": gettext_lazy(
+        "Evidence of review while published and 3 years after takedown: not swept yet; editors delete content "
+        "items, and each publication records its takedown date."
+    ),
+    "story_publicity": gettext_lazy("As content evidence; raw story material is not stored."),
+    "business_record": gettext_lazy(
+        "Aggregates without personal data beyond staff references; the period is for the DPO to set."
+    ),
 }
 
 
@@ -126,6 +141,7 @@ def sweep(*, now: dt.datetime | None = None, dry_run: bool = False, hospitals: I
             dry_run,
         )
         report.by_hospital[hospital.code] = counts
+        logger.info("retention sweep%s %s: %s", " (dry run)" if dry_run else "", hospital.code, _compact(counts))
         if not dry_run:
             _summary(hospital, counts)
     if hospitals is None:
@@ -133,6 +149,10 @@ def sweep(*, now: dt.datetime | None = None, dry_run: bool = False, hospitals: I
         if not dry_run:
             _summary(None, report.global_counts)
     return report
+
+
+def _compact(counts: Counter) -> str:
+    return ", ".join(f"{name} {value}" for name, value in sorted(counts.items()) if value) or "nothing due"
 
 
 def _summary(hospital: Hospital | None, counts: Counter) -> None:
