@@ -584,20 +584,12 @@ def _email_body(finding: Finding, message: str, link: str, hospital: Hospital) -
     return "\n".join(lines)
 
 
-def _send_email(recipients: list[str], subject: str, body: str, key: str) -> None:
-    from xinqiao.integrations.email import email_send
-
-    try:
-        email_send(to=recipients, subject=subject, body=body)
-    except OSError as error:  # smtplib errors are OSErrors; the in-app notice is already stored
-        logger.warning("security alert %s: e-mail failed (%s)", key, type(error).__name__)
-
-
 def deliver_finding(finding: Finding) -> int | None:
     """Notify the hospital's admins once per key: the number of e-mail recipients, or None when the key was
     alerted before (nothing is sent then)."""
     from xinqiao.channels.models import Notification
     from xinqiao.channels.services import notify
+    from xinqiao.core.tasks import send_security_email
     from xinqiao.integrations.models import NotificationRoute
     from xinqiao.integrations.services import outbound_enqueue
 
@@ -622,7 +614,11 @@ def deliver_finding(finding: Finding) -> int | None:
         recipients = admin_emails(finding.hospital_id)
         body = _email_body(finding, message, link, hospital)
         if recipients:
-            transaction.on_commit(lambda: _send_email(recipients, message, body, finding.key))
+            transaction.on_commit(
+                lambda: send_security_email.enqueue(
+                    hospital_id=finding.hospital_id, subject=message, body=body, key=finding.key
+                )
+            )
         # Routes an admin subscribed to security alerts (a 企业微信 security group, a shared mailbox) get it through
         # the outbox, with its retries and robot budget.
         outbound_enqueue(

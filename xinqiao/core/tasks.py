@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+
 from django.db import connection
 from django.tasks import task
+from django.utils import timezone
 
 from xinqiao.core import monitoring, retention
+
+logger = logging.getLogger(__name__)
+
+# Seconds before the 2nd … 5th attempt of a security alert e-mail to the admins (then it gives up, logged; the
+# in-app notice stays and subscribed routes have the outbox's own retries).
+SECURITY_EMAIL_BACKOFF = (60, 300, 900, 3600)
 
 # Rows SQLite's ANALYZE reads per index (approximate statistics, a fraction of a second even for millions of rows).
 SQLITE_ANALYSIS_LIMIT = 1_000
@@ -40,3 +50,32 @@ def apply_retention() -> dict[str, int]:
     report = retention.sweep()
     names = {name for counts in report.by_hospital.values() for name in counts} | set(report.global_counts)
     return {name: report.total(name) for name in sorted(names)}
+
+
+@task
+def send_security_email(*, hospital_id: int, subject: str, body: str, key: str, attempt: int = 1) -> dict[str, int]:
+    """E-mail a security alert to the hospital's admin members (REQ-AUD-006), read at sending time. A mail-server
+    failure is retried after ``SECURITY_EMAIL_BACKOFF`` (a deferred task on the database backend; at once on
+    a backend that cannot defer) and given up after the last attempt. The text holds no patient data: staff
+    names, counts, times and an audit-log link only."""
+    from xinqiao.integrations.email import email_send
+
+    recipients = monitoring.admin_emails(hospital_id)
+    if not recipients:
+        return {"sent": 0, "attempt": attempt}
+    try:
+        email_send(to=recipients, subject=subject, body=body)
+    except OSError as error:  # smtplib errors are OSErrors
+        if attempt > len(SECURITY_EMAIL_BACKOFF):
+            logger.warning(
+                "security alert %s: e-mail failed %d times (%s); giving up", key, attempt, type(error).__name__
+            )
+            return {"sent": 0, "attempt": attempt}
+        delay = SECURITY_EMAIL_BACKOFF[attempt - 1]
+        logger.info("security alert %s: e-mail failed (%s); retry in %d s", key, type(error).__name__, delay)
+        retry = send_security_email
+        if retry.get_backend().supports_defer:
+            retry = retry.using(run_after=timezone.now() + dt.timedelta(seconds=delay))
+        retry.enqueue(hospital_id=hospital_id, subject=subject, body=body, key=key, attempt=attempt + 1)
+        return {"sent": 0, "attempt": attempt}
+    return {"sent": len(recipients), "attempt": attempt}

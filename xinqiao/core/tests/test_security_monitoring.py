@@ -462,3 +462,60 @@ def test_routes_subscribed_to_security_alerts_get_each_alert_once_through_the_ou
         ADMIN_EMAIL,
         "security@example.org",
     ]
+
+
+def failing_mailer(monkeypatch, failures: int) -> list[int]:
+    """Make the first ``failures`` sends raise as a down mail server does; returns the list of attempts made."""
+    from xinqiao.integrations import email
+
+    real = email.email_send
+    attempts: list[int] = []
+
+    def send(**kwargs):
+        attempts.append(1)
+        if len(attempts) <= failures:
+            raise ConnectionRefusedError("mail server down")
+        return real(**kwargs)
+
+    monkeypatch.setattr(email, "email_send", send)
+    return attempts
+
+
+def test_an_alert_email_is_retried_when_the_mail_server_fails(admins, django_capture_on_commit_callbacks, monkeypatch):
+    attempts = failing_mailer(monkeypatch, failures=2)
+    for index in range(21):
+        reveal(admins, at(minutes=2 * index))
+
+    result = scan(at(minutes=45), django_capture_on_commit_callbacks)
+
+    assert len(result.new_alerts) == 1
+    assert len(attempts) == 3  # two failures, then sent (the test backend runs each retry at once)
+    assert [message.to for message in mail.outbox] == [[ADMIN_EMAIL]]
+
+
+def test_an_alert_email_gives_up_after_the_last_attempt(admins, monkeypatch, caplog):
+    from xinqiao.core.tasks import SECURITY_EMAIL_BACKOFF, send_security_email
+
+    attempts = failing_mailer(monkeypatch, failures=99)
+    with caplog.at_level("WARNING", logger="xinqiao.core.tasks"):
+        send_security_email.enqueue(hospital_id=admins.hospital.pk, subject="s", body="b", key="sec:test")
+    assert len(attempts) == len(SECURITY_EMAIL_BACKOFF) + 1
+    assert mail.outbox == []
+    assert "sec:test: e-mail failed 5 times" in caplog.text
+
+
+def test_on_the_database_backend_the_retry_waits(admins, monkeypatch, settings):
+    from django_tasks_db.models import DBTaskResult
+
+    from xinqiao.core.tasks import SECURITY_EMAIL_BACKOFF, send_security_email
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    failing_mailer(monkeypatch, failures=1)
+    before = dt.datetime.now(dt.UTC)
+
+    send_security_email.call(hospital_id=admins.hospital.pk, subject="s", body="b", key="sec:test")
+
+    retry = DBTaskResult.objects.get(task_path="xinqiao.core.tasks.send_security_email")
+    assert retry.args_kwargs["kwargs"]["attempt"] == 2
+    assert retry.run_after >= before + dt.timedelta(seconds=SECURITY_EMAIL_BACKOFF[0])
+    assert mail.outbox == []
