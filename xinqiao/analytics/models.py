@@ -74,6 +74,8 @@ class ContentMetricDaily(models.Model):
     hospital = models.ForeignKey(
         Hospital, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
+    # On PostgreSQL the account and publication keys are checked by triggers once per statement, not by a foreign key
+    # constraint once per row (migration 0008, docs/metric-imports.md §4); SQLite keeps the constraints.
     account = models.ForeignKey(PlatformAccount, on_delete=models.CASCADE, related_name="+", db_index=False)
     publication = models.ForeignKey(
         Publication, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
@@ -120,7 +122,9 @@ class ContentMetricDaily(models.Model):
         verbose_name = _("content metric")
         verbose_name_plural = _("content metrics")
         constraints = [
-            models.UniqueConstraint(fields=["account", "content_key", "stat_date"], name="content_metric_unique_day")
+            # Day before key: the key also serves every "this account between these days" lookup (no separate
+            # (account, stat_date) index to fill on every imported row), and imports write in (day, key) order.
+            models.UniqueConstraint(fields=["account", "stat_date", "content_key"], name="content_metric_unique_day")
         ]
         indexes = [
             models.Index(fields=["hospital", "stat_date"], name="content_metric_hospital_day"),
@@ -132,7 +136,6 @@ class ContentMetricDaily(models.Model):
                 name="content_metric_topic_day",
                 condition=~models.Q(topic=""),
             ),
-            models.Index(fields=["account", "stat_date"], name="content_metric_account_day"),
             # Only rows linked to a publication are looked up by it (most imported rows are not linked): a partial
             # index spares every unlinked row's insert an index entry.
             models.Index(

@@ -239,7 +239,7 @@ def upsert_content(
     bulk_upsert(
         ContentMetricDaily,
         to_write,
-        unique=("account_id", "content_key", "stat_date"),
+        unique=("account_id", "stat_date", "content_key"),
         columns=("hospital_id", "account_id", "content_key", "stat_date", *CONTENT_VALUE_FIELDS, *WRITE_FIELDS),
     )
     return created, updated, unchanged
@@ -293,7 +293,7 @@ def _insert_new_content(
                 ContentMetricDaily,
                 data,
                 count,
-                unique=("account_id", "content_key", "stat_date"),
+                unique=("account_id", "stat_date", "content_key"),
                 columns=("hospital_id", "account_id", "content_key", "stat_date", *CONTENT_VALUE_FIELDS, *WRITE_FIELDS),
                 json_text=frozenset({"extra"}),
                 insert_only=True,

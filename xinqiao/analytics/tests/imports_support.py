@@ -7,8 +7,10 @@ import io
 
 import openpyxl
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
 
-from xinqiao.channels.models import PlatformAccount
+from xinqiao.analytics.models import ContentMetricDaily
+from xinqiao.channels.models import PlatformAccount, Publication
 
 
 def make_account(world, platform: str = "douyin", name: str = "一院抖音号", **fields) -> PlatformAccount:
@@ -63,3 +65,27 @@ def douyin_lines(
         ["孩子发烧别慌", "2025-03-03 20:00", "9,876", "12.25%", "00:01:05", 120, "--", 8, 3, "https://v.douyin.com/b"],
     ]
     return [[title_line], [], DOUYIN_HEADER, *rows]
+
+
+def checked(action) -> None:
+    """Run ``action`` in a savepoint and have the database check its references before the savepoint ends (SQLite
+    defers its foreign-key checks to the commit; PostgreSQL's reference triggers check each statement)."""
+    tables = [ContentMetricDaily._meta.db_table, PlatformAccount._meta.db_table, Publication._meta.db_table]
+    with transaction.atomic():
+        action()
+        connection.check_constraints(table_names=tables)
+
+
+def publish(world, author, account: PlatformAccount, title: str, published_at) -> Publication:
+    """A content item published on ``account`` (status published) at ``published_at``."""
+    from xinqiao.content.tests.helpers import make_item
+
+    item = make_item(world, author, title=title)
+    return Publication.objects.create(
+        hospital=world.hospital,
+        item=item,
+        revision=item.current_revision,
+        account=account,
+        status=Publication.Status.PUBLISHED,
+        published_at=published_at,
+    )

@@ -14,8 +14,7 @@ from xinqiao.analytics.importers.parse import ContentColumns, parse_file
 from xinqiao.analytics.models import ContentMetricDaily
 from xinqiao.analytics.samples import make_sample
 from xinqiao.analytics.services.imports import CONTENT_VALUE_FIELDS, upsert_content
-from xinqiao.analytics.tests.imports_support import csv_bytes, douyin_lines, make_account
-from xinqiao.channels.models import Publication
+from xinqiao.analytics.tests.imports_support import csv_bytes, douyin_lines, make_account, publish
 
 CONTENT_CODES = [t.code for t in EXPORT_TYPES if t.kind == "content" and not t.split_by]
 TODAY = dt.date(2025, 3, 8)
@@ -24,20 +23,6 @@ TODAY = dt.date(2025, 3, 8)
 def stored(account) -> list[tuple]:
     rows = ContentMetricDaily.objects.filter(account=account).order_by("content_key", "stat_date")
     return list(rows.values_list("content_key", "stat_date", "source", *CONTENT_VALUE_FIELDS))
-
-
-def publish(world, author, account, title: str, published_at: dt.datetime) -> Publication:
-    from xinqiao.content.tests.helpers import make_item
-
-    item = make_item(world, author, title=title)
-    return Publication.objects.create(
-        hospital=world.hospital,
-        item=item,
-        revision=item.current_revision,
-        account=account,
-        status=Publication.Status.PUBLISHED,
-        published_at=published_at,
-    )
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])

@@ -10,8 +10,15 @@ from django.db import DataError
 from xinqiao.analytics.importers.parse import ContentRecord, parse_file
 from xinqiao.analytics.models import ContentMetricDaily, MetricImport
 from xinqiao.analytics.services import imports as services
-from xinqiao.analytics.tests.imports_support import csv_bytes, douyin_lines, make_account, upload, xlsx_bytes
-from xinqiao.channels.models import Publication
+from xinqiao.analytics.tests.imports_support import (
+    checked,
+    csv_bytes,
+    douyin_lines,
+    make_account,
+    publish,
+    upload,
+    xlsx_bytes,
+)
 from xinqiao.core.exceptions import ApplicationError
 from xinqiao.core.models import AuditEvent
 
@@ -143,17 +150,11 @@ def test_commit_is_atomic_when_the_database_refuses_a_later_row(world):
 
 
 def test_rows_are_linked_to_the_accounts_publication_by_title_and_publish_day(world):
-    from xinqiao.content.tests.helpers import make_item, writer
+    from xinqiao.content.tests.helpers import writer
 
     account = make_account(world, department=world.departments["cardiology"], account_type="department")
-    item = make_item(world, writer(world), title="高血压的日常管理")
-    publication = Publication.objects.create(
-        hospital=world.hospital,
-        item=item,
-        revision=item.current_revision,
-        account=account,
-        status=Publication.Status.PUBLISHED,
-        published_at=dt.datetime(2025, 3, 2, 1, 30, tzinfo=dt.UTC),
+    publication = publish(
+        world, writer(world), account, "高血压的日常管理", dt.datetime(2025, 3, 2, 1, 30, tzinfo=dt.UTC)
     )
     commit(world, preview(world, account, csv_bytes(douyin_lines())))
     linked = dict(ContentMetricDaily.objects.filter(account=account).values_list("title", "publication_id"))
@@ -217,8 +218,9 @@ def test_account_facts_from_a_user_growth_export_keep_traffic_extra(world):
 
 def test_fact_keys_without_their_own_constraint_still_follow_deletes(world):
     """The hospital and import columns of a fact are not database foreign keys (see the model): the account's key
-    is, and Django's on_delete still clears or removes what points at a deleted import or account."""
-    from django.db import IntegrityError, connection, transaction
+    is checked by the database (test_fact_references.py), and Django's on_delete still clears or removes what points
+    at a deleted import or account."""
+    from django.db import IntegrityError
 
     account = make_account(world)
     first = commit(world, preview(world, account, csv_bytes(douyin_lines())))
@@ -228,18 +230,17 @@ def test_fact_keys_without_their_own_constraint_still_follow_deletes(world):
     MetricImport.objects.filter(pk=first.pk).delete()
     assert set(rows.values_list("metric_import_id", flat=True)) == {None}
 
-    with transaction.atomic():
-        ContentMetricDaily.objects.create(
-            hospital=world.hospital,
-            account_id=account.pk + 10_000,
-            platform="douyin",
-            content_key="x",
-            stat_date=dt.date(2025, 3, 7),
-            source="import",
-        )
-        with pytest.raises(IntegrityError):  # (deferred to the commit otherwise)
-            connection.check_constraints(table_names=[ContentMetricDaily._meta.db_table])
-        transaction.set_rollback(True)
+    # refused at once (PostgreSQL's reference triggers) or at the deferred check (SQLite's foreign key)
+    orphan = ContentMetricDaily(
+        hospital=world.hospital,
+        account_id=account.pk + 10_000,
+        platform="douyin",
+        content_key="x",
+        stat_date=dt.date(2025, 3, 7),
+        source="import",
+    )
+    with pytest.raises(IntegrityError):
+        checked(lambda: orphan.save(force_insert=True))
 
     account.delete()
     assert not rows.exists()
