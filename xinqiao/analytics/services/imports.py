@@ -3,7 +3,7 @@
 Flow: ``metric_import_preview`` stores the uploaded file, parses it and records what it found (export type, header
 row, column mapping, unknown columns, the first rows, every row error) on a ``MetricImport`` in status *preview*
 (or *rejected* when the file has errors). ``metric_import_commit`` parses the stored file again (the preview is not
-trusted) and upserts every record in one transaction: content facts by (account, content_key, stat_date), account
+trusted) and upserts every record in one transaction: content facts by (account, stat_date, content_key), account
 facts by (account, stat_date). Rows whose values are already stored are counted as unchanged and not written, so
 importing the same file twice changes nothing. ``metric_import_file`` does both for the command line.
 """
