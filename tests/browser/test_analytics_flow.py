@@ -16,7 +16,7 @@ from xinqiao.analytics.models import ContentMetricDaily, MetricImport, Report
 from xinqiao.analytics.reports.excel import sheet_titles
 from xinqiao.analytics.reports.periods import period_for
 from xinqiao.analytics.samples import make_sample
-from xinqiao.channels.models import PlatformAccount
+from xinqiao.channels.models import Notification, PlatformAccount
 
 pytestmark = pytest.mark.browser
 
@@ -132,3 +132,38 @@ def test_a_dashboard_shows_it_is_working_while_a_period_is_computed(page, login,
     expect(indicator).to_be_hidden()
     expect(page.locator("#results")).not_to_have_attribute("aria-busy", "true")
     assert page.get_by_test_id("value-views").is_visible()
+
+
+def test_a_large_import_runs_in_the_background_and_the_page_updates_when_done(page, login, world, matrix, settings):
+    """Above ``XINQIAO_IMPORT_BACKGROUND_ROWS`` the commit goes to the task worker: the page says so and polls, and
+    reloads with the result once the worker (the real ``db_worker``, run here) has written the rows."""
+    from django.core.management import call_command
+
+    settings.XINQIAO_IMPORT_BACKGROUND_ROWS = 3
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    sample = make_sample("douyin.works", account_name="一院抖音", end=yesterday)
+    login(page, "brand")
+    page.goto("/analytics/imports/new/")
+    page.select_option("#id_platform", "douyin")
+    page.select_option("#id_account", str(matrix["douyin"].pk))
+    page.set_input_files(
+        "#id_uploaded_file", files=[{"name": sample.filename, "mimeType": "text/csv", "buffer": sample.content}]
+    )
+    with page.expect_navigation():
+        page.get_by_test_id("import-preview-button").click()
+    assert page.get_by_test_id("import-background-note").is_visible()
+    with page.expect_navigation():
+        page.get_by_test_id("import-commit-button").click()
+    assert page.get_by_test_id("import-queued").is_visible()
+    assert page.get_by_test_id("import-status").inner_text() == "导入中"
+    assert ContentMetricDaily.objects.count() == 0
+
+    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", "--interval", "0", verbosity=0)
+
+    page.get_by_test_id("import-counts").wait_for(timeout=15_000)  # the next poll reloads the page
+    assert page.get_by_test_id("import-queued").count() == 0
+    assert MetricImport.objects.get().status == MetricImport.Status.COMMITTED
+    assert ContentMetricDaily.objects.filter(account=matrix["douyin"]).count() == len(sample.expected)
+    notice = Notification.objects.get(hospital=world.hospital)  # in the language the import was queued in
+    assert notice.message.startswith(f"{sample.filename} 导入完成")

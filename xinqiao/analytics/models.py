@@ -18,12 +18,16 @@ class MetricSource(models.TextChoices):
 
 
 class MetricImport(models.Model):
-    """One back-end export file: previewed, then committed atomically (or rejected with row errors)."""
+    """One back-end export file: previewed, then committed atomically (or rejected with row errors). A large file
+    is committed by the task worker: *queued* until it is done, *failed* (with the reason, nothing written) when it
+    could not be."""
 
     class Status(models.TextChoices):
         PREVIEW = "preview", _("Preview")
+        QUEUED = "queued", _("Importing")
         COMMITTED = "committed", _("Imported")
         REJECTED = "rejected", _("Rejected")
+        FAILED = "failed", _("Failed")
 
     hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="+")
     account = models.ForeignKey(PlatformAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -50,6 +54,12 @@ class MetricImport(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Who asked for the commit of a file imported in the background, and when; why it failed, if it did.
+    queued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    queued_at = models.DateTimeField(null=True, blank=True)
+    failure = models.CharField(_("failure"), max_length=500, blank=True)
     committed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.tasks import task
 
 from xinqiao.analytics import influence
-from xinqiao.analytics.services import datacube
+from xinqiao.analytics.services import datacube, imports
 
 
 @task
@@ -18,3 +18,9 @@ def sync_wechat_metrics() -> list[dict]:
 def compute_influence_indices() -> int:
     """WCI/BCI of the last complete week and month for every hospital (periodic job; idempotent upserts)."""
     return influence.influence_compute_due()
+
+
+@task
+def commit_metric_import(import_id: int) -> str:
+    """Commit a large metric import queued from the UI (``imports.metric_import_queue``); idempotent."""
+    return imports.metric_import_run_queued(import_id=import_id)

@@ -6,6 +6,11 @@ row, column mapping, unknown columns, the first rows, every row error) on a ``Me
 trusted) and upserts every record in one transaction: content facts by (account, stat_date, content_key), account
 facts by (account, stat_date). Rows whose values are already stored are counted as unchanged and not written, so
 importing the same file twice changes nothing. ``metric_import_file`` does both for the command line.
+
+A file with more data rows than ``settings.XINQIAO_IMPORT_BACKGROUND_ROWS`` is committed by the task worker
+(``metric_import_queue`` → task ``commit_metric_import`` → ``metric_import_run_queued``), so a large import never
+runs into the web server's request timeout; the import is *queued* meanwhile and ends *committed*, *rejected* or
+*failed* (nothing written, the reason kept), and its author gets an in-app notice either way.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from xinqiao.analytics.importers.headers import EXPORT_TYPES_BY_CODE
@@ -470,7 +477,17 @@ def metric_import_preview(*, principal: Principal, account: PlatformAccount | No
     return metric_import
 
 
-def _commit(metric_import: MetricImport, result: ParseResult, *, principal=None, actor_label: str = "", request=None):
+def _commit(
+    metric_import: MetricImport,
+    result: ParseResult,
+    *,
+    principal=None,
+    user=None,
+    actor_label: str = "",
+    request=None,
+    from_status: str = MetricImport.Status.PREVIEW,
+):
+    """Write the parsed file's records in one transaction; the import must still be in ``from_status``."""
     if not result.ok:
         raise ApplicationError(
             _("The file has %(count)d error(s); nothing was imported. Correct the file and upload it again.")
@@ -481,7 +498,7 @@ def _commit(metric_import: MetricImport, result: ParseResult, *, principal=None,
     account = metric_import.account
     with without_cyclic_gc(), transaction.atomic():
         locked = MetricImport.objects.select_for_update().get(pk=metric_import.pk)
-        if locked.status != MetricImport.Status.PREVIEW:
+        if locked.status != from_status:
             raise ApplicationError(_("This import was already committed or rejected."), code="import_state")
         created_c, updated_c, unchanged_c = upsert_content(
             account=account, records=result.content, source=MetricSource.IMPORT, metric_import=locked
@@ -495,10 +512,12 @@ def _commit(metric_import: MetricImport, result: ParseResult, *, principal=None,
         locked.rows_unchanged = unchanged_c + unchanged_a
         locked.status = MetricImport.Status.COMMITTED
         locked.committed_at = timezone.now()
+        locked.failure = ""
         locked.save()
         audit_record(
             action=AuditEvent.Action.METRIC_IMPORT,
             principal=principal,
+            user=user,
             hospital=locked.hospital,
             actor_label=actor_label,
             request=request,
@@ -517,21 +536,141 @@ def _commit(metric_import: MetricImport, result: ParseResult, *, principal=None,
     return locked
 
 
+COMMITTABLE = (MetricImport.Status.PREVIEW, MetricImport.Status.FAILED)
+
+
 def metric_import_commit(*, principal: Principal, metric_import: MetricImport, request=None) -> MetricImport:
-    """Parse the stored file again and write all its records atomically (or nothing, with the errors)."""
+    """Parse the stored file again and write all its records atomically (or nothing, with the errors). A file with
+    more data rows than ``settings.XINQIAO_IMPORT_BACKGROUND_ROWS`` is queued for the task worker instead
+    (``metric_import_queue``); so is a failed import tried again."""
     principal.require(Action.ANALYTICS_MANAGE)
     if metric_import.hospital_id != principal.hospital.pk:
         raise ApplicationError(_("This import belongs to another hospital."), code="not_found")
-    if metric_import.status != MetricImport.Status.PREVIEW:
+    if metric_import.status not in COMMITTABLE:
         raise ApplicationError(_("This import was already committed or rejected."), code="import_state")
     if metric_import.account is None:
         raise ApplicationError(_("The account of this import was deleted."), code="account")
-    with default_storage.open(metric_import.stored_path, "rb") as handle:
-        data = handle.read()
+    if metric_import.rows_total > settings.XINQIAO_IMPORT_BACKGROUND_ROWS:
+        return metric_import_queue(principal=principal, metric_import=metric_import)
+    data = _stored_file(metric_import)
+    result = parse_file(data, filename=metric_import.filename, platform=metric_import.platform)
+    return _commit(metric_import, result, principal=principal, request=request, from_status=metric_import.status)
+
+
+def _stored_file(metric_import: MetricImport) -> bytes:
+    """The uploaded file as stored at the preview; refused when it is gone or changed since."""
+    try:
+        with default_storage.open(metric_import.stored_path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        data = b""
     if hashlib.sha256(data).hexdigest() != metric_import.file_sha256:
         raise ApplicationError(_("The stored file changed since the preview; upload it again."), code="file_changed")
-    result = parse_file(data, filename=metric_import.filename, platform=metric_import.platform)
-    return _commit(metric_import, result, principal=principal, request=request)
+    return data
+
+
+def metric_import_queue(*, principal: Principal, metric_import: MetricImport) -> MetricImport:
+    """Hand the commit to the task worker: the import becomes *queued* now, the task is enqueued when this
+    transaction commits. Queuing twice is refused (the import is no longer in preview)."""
+    principal.require(Action.ANALYTICS_MANAGE)
+    from xinqiao.analytics.tasks import commit_metric_import
+
+    with transaction.atomic():
+        locked = MetricImport.objects.select_for_update().get(pk=metric_import.pk, hospital=principal.hospital)
+        if locked.status not in COMMITTABLE:
+            raise ApplicationError(_("This import was already committed or rejected."), code="import_state")
+        locked.status = MetricImport.Status.QUEUED
+        locked.queued_by = principal.user if getattr(principal.user, "pk", None) else None
+        locked.queued_at = timezone.now()
+        locked.failure = ""
+        # The language the notice and any failure reason are written in: the one the user queued it in.
+        locked.details = {**locked.details, "language": translation.get_language() or settings.LANGUAGE_CODE}
+        locked.save(update_fields=["status", "queued_by", "queued_at", "failure", "details"])
+        transaction.on_commit(lambda: commit_metric_import.enqueue(import_id=locked.pk))
+    return locked
+
+
+def metric_import_run_queued(*, import_id: int) -> str:
+    """The task worker's commit of a queued import: the same parse and atomic write as ``metric_import_commit``.
+    Idempotent: an import that is no longer queued (done by an earlier run) is left alone. Returns the status."""
+    metric_import = MetricImport.objects.select_related("account", "queued_by").filter(pk=import_id).first()
+    if metric_import is None or metric_import.status != MetricImport.Status.QUEUED:
+        return metric_import.status if metric_import is not None else "missing"
+    with translation.override(metric_import.details.get("language") or settings.LANGUAGE_CODE):
+        try:
+            if metric_import.account is None:
+                raise ApplicationError(_("The account of this import was deleted."), code="account")
+            data = _stored_file(metric_import)
+            result = parse_file(data, filename=metric_import.filename, platform=metric_import.platform)
+            if not result.ok:
+                _end_queued(metric_import, MetricImport.Status.REJECTED, result=result)
+                return MetricImport.Status.REJECTED
+            committed = _commit(
+                metric_import, result, user=metric_import.queued_by, from_status=MetricImport.Status.QUEUED
+            )
+        except ApplicationError as error:
+            if error.code == "import_state":  # another run finished it meanwhile
+                return MetricImport.objects.get(pk=import_id).status
+            _end_queued(metric_import, MetricImport.Status.FAILED, failure=error.message)
+            return MetricImport.Status.FAILED
+        except Exception:
+            _end_queued(
+                metric_import,
+                MetricImport.Status.FAILED,
+                failure=_("The import stopped on an unexpected error; nothing was imported. Try again."),
+            )
+            raise  # the worker records the task as failed and logs the error (an export holds no patient data)
+        _notify_done(committed)
+    return MetricImport.Status.COMMITTED
+
+
+def _end_queued(metric_import: MetricImport, status: str, *, failure: str = "", result: ParseResult | None = None):
+    """A queued import that could not be committed: nothing was written; record why and tell its author."""
+    with transaction.atomic():
+        locked = MetricImport.objects.select_for_update().get(pk=metric_import.pk)
+        if locked.status != MetricImport.Status.QUEUED:
+            return
+        if result is not None:
+            _record_parse(locked, result)
+        locked.status = status
+        locked.failure = failure[:500]
+        locked.save()
+    _notify_done(locked)
+
+
+def _notify_done(metric_import: MetricImport) -> None:
+    """An in-app notice for the brand team: a background import finished (or did not), with a link to it."""
+    from xinqiao.channels.models import Notification
+    from xinqiao.channels.services import notify
+
+    if metric_import.status == MetricImport.Status.COMMITTED:
+        message = _(
+            "Import of %(file)s finished: %(created)d created, %(updated)d updated, %(unchanged)d unchanged."
+        ) % {
+            "file": metric_import.filename,
+            "created": metric_import.rows_created,
+            "updated": metric_import.rows_updated,
+            "unchanged": metric_import.rows_unchanged,
+        }
+        level = Notification.Level.INFO
+    elif metric_import.status == MetricImport.Status.REJECTED:
+        message = _("Import of %(file)s refused: the file has %(count)d error(s); nothing was imported.") % {
+            "file": metric_import.filename,
+            "count": metric_import.errors_total,
+        }
+        level = Notification.Level.WARNING
+    else:
+        message = _("Import of %(file)s failed: %(reason)s") % {
+            "file": metric_import.filename,
+            "reason": metric_import.failure,
+        }
+        level = Notification.Level.WARNING
+    notify(
+        hospital_id=metric_import.hospital_id,
+        message=message,
+        level=level,
+        link=reverse("analytics:import_detail", args=[metric_import.pk]),
+    )
 
 
 def resolve_account(*, hospital: Hospital, platform: str, account_id: int | None) -> PlatformAccount:

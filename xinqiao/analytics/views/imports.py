@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -148,11 +149,24 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "previous": previous,
             "more_errors": max(0, metric_import.errors_total - len(metric_import.errors)),
             "can_commit": (
-                request.principal.allows(Action.ANALYTICS_MANAGE)
-                and metric_import.status == MetricImport.Status.PREVIEW
+                request.principal.allows(Action.ANALYTICS_MANAGE) and metric_import.status in services.COMMITTABLE
             ),
+            "background_rows": settings.XINQIAO_IMPORT_BACKGROUND_ROWS,
         },
     )
+
+
+@member_required
+@require_GET
+def import_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The import's status as JSON, polled by its page while it is importing in the background; once it is no
+    longer queued the response carries ``HX-Refresh`` so htmx reloads the page with the result."""
+    metric_import = _access_import(request, pk, Action.ANALYTICS_VIEW)
+    response = JsonResponse({"status": metric_import.status, "status_label": metric_import.get_status_display()})
+    if metric_import.status != MetricImport.Status.QUEUED:
+        response["HX-Refresh"] = "true"
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @member_required
@@ -165,6 +179,16 @@ def import_commit(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ApplicationError as error:
         messages.error(request, error.message)
+        return redirect("analytics:import_detail", pk=metric_import.pk)
+    if committed.status == MetricImport.Status.QUEUED:
+        messages.info(
+            request,
+            _(
+                "%(rows)d rows are being imported in the background. This page updates when the import is done, "
+                "and you will get a notice; you can leave it meanwhile."
+            )
+            % {"rows": committed.rows_total},
+        )
         return redirect("analytics:import_detail", pk=metric_import.pk)
     messages.success(
         request,
@@ -217,4 +241,5 @@ urlpatterns = [
     path("imports/new/", import_upload, name="import_upload"),
     path("imports/<int:pk>/", import_detail, name="import_detail"),
     path("imports/<int:pk>/commit/", import_commit, name="import_commit"),
+    path("imports/<int:pk>/status/", import_status, name="import_status"),
 ]
