@@ -169,8 +169,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("XINQIAO_MAX_REQUEST_BYTES", 2 * 1024 * 10
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 XINQIAO_MAX_UPLOAD_BYTES = env_int("XINQIAO_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
-# A metric import with more data rows than this is committed by the task worker, not in the web request (whose
-# gunicorn and nginx timeouts are 60 s): the page shows it as importing and reloads when it is done.
+# Metric imports: an uploaded file larger than this many bytes is read (previewed) by the task worker, and one with
+# more data rows than this is committed by it, not in the web request (whose gunicorn and nginx timeouts are 60 s):
+# the page shows the import as analysing or importing and reloads when it is done.
+XINQIAO_IMPORT_BACKGROUND_BYTES = env_int("XINQIAO_IMPORT_BACKGROUND_BYTES", 10 * 1024 * 1024)
 XINQIAO_IMPORT_BACKGROUND_ROWS = env_int("XINQIAO_IMPORT_BACKGROUND_ROWS", 20_000)
 
 # Internationalisation: Simplified Chinese by default, English selectable.

@@ -19,10 +19,11 @@ class MetricSource(models.TextChoices):
 
 class MetricImport(models.Model):
     """One back-end export file: previewed, then committed atomically (or rejected with row errors). A large file
-    is committed by the task worker: *queued* until it is done, *failed* (with the reason, nothing written) when it
-    could not be."""
+    is read by the task worker (*analysing* until its preview is ready) and committed by it (*queued* until it is
+    done, *failed* with the reason and nothing written when it could not be)."""
 
     class Status(models.TextChoices):
+        ANALYSING = "analysing", _("Analysing")
         PREVIEW = "preview", _("Preview")
         QUEUED = "queued", _("Importing")
         COMMITTED = "committed", _("Imported")

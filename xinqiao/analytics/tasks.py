@@ -24,3 +24,9 @@ def compute_influence_indices() -> int:
 def commit_metric_import(import_id: int) -> str:
     """Commit a large metric import queued from the UI (``imports.metric_import_queue``); idempotent."""
     return imports.metric_import_run_queued(import_id=import_id)
+
+
+@task
+def preview_metric_import(import_id: int) -> str:
+    """Read a large uploaded export for its preview (``imports.metric_import_preview``); idempotent."""
+    return imports.metric_import_run_analysis(import_id=import_id)

@@ -7,10 +7,12 @@ trusted) and upserts every record in one transaction: content facts by (account,
 facts by (account, stat_date). Rows whose values are already stored are counted as unchanged and not written, so
 importing the same file twice changes nothing. ``metric_import_file`` does both for the command line.
 
-A file with more data rows than ``settings.XINQIAO_IMPORT_BACKGROUND_ROWS`` is committed by the task worker
-(``metric_import_queue`` → task ``commit_metric_import`` → ``metric_import_run_queued``), so a large import never
-runs into the web server's request timeout; the import is *queued* meanwhile and ends *committed*, *rejected* or
-*failed* (nothing written, the reason kept), and its author gets an in-app notice either way.
+Large files are worked on by the task worker, so that no import runs into the web server's request timeout. An
+upload larger than ``settings.XINQIAO_IMPORT_BACKGROUND_BYTES`` is stored and read there (*analysing* →
+task ``preview_metric_import`` → ``metric_import_run_analysis`` → *preview* or *rejected*). A file with more data
+rows than ``settings.XINQIAO_IMPORT_BACKGROUND_ROWS`` is committed there (``metric_import_queue`` → *queued* → task
+``commit_metric_import`` → ``metric_import_run_queued`` → *committed*, *rejected* or *failed*, nothing written and
+the reason kept). The brand team gets an in-app notice when either is done.
 """
 
 from __future__ import annotations
@@ -439,6 +441,20 @@ def _record_parse(metric_import: MetricImport, result: ParseResult) -> None:
 def _preview(
     *, hospital: Hospital, account: PlatformAccount | None, platform: str, filename: str, data: bytes, user
 ) -> tuple[MetricImport, ParseResult]:
+    metric_import = _stored_import(
+        hospital=hospital, account=account, platform=platform, filename=filename, data=data, user=user
+    )
+    result = parse_file(data, filename=filename, platform=platform)
+    _record_parse(metric_import, result)
+    metric_import.status = MetricImport.Status.PREVIEW if result.ok else MetricImport.Status.REJECTED
+    metric_import.save()
+    return metric_import, result
+
+
+def _stored_import(
+    *, hospital: Hospital, account: PlatformAccount | None, platform: str, filename: str, data: bytes, user
+) -> MetricImport:
+    """Check the target and the file name, store the file and return the (unsaved) import that records it."""
     _check_target(hospital, account, platform)
     if not filename.lower().endswith(ALLOWED_SUFFIXES):
         raise ApplicationError(_("Upload the export as .xlsx, .xls or .csv."), code="file_type", field="uploaded_file")
@@ -446,8 +462,7 @@ def _preview(
     stored = default_storage.save(
         f"metric_imports/{hospital.pk}/{timezone.now():%Y%m}/{digest[:16]}-{_safe_name(filename)}", ContentFile(data)
     )
-    result = parse_file(data, filename=filename, platform=platform)
-    metric_import = MetricImport(
+    return MetricImport(
         hospital=hospital,
         account=account,
         platform=platform,
@@ -456,16 +471,88 @@ def _preview(
         stored_path=stored,
         created_by=user if user is not None and getattr(user, "pk", None) else None,
     )
-    _record_parse(metric_import, result)
-    metric_import.status = MetricImport.Status.PREVIEW if result.ok else MetricImport.Status.REJECTED
-    metric_import.save()
-    return metric_import, result
+
+
+def _analyse_later(
+    *, hospital: Hospital, account: PlatformAccount | None, platform: str, filename: str, data: bytes, user
+) -> MetricImport:
+    """Store a large upload as *analysing* and enqueue its parse for the task worker."""
+    from xinqiao.analytics.tasks import preview_metric_import
+
+    metric_import = _stored_import(
+        hospital=hospital, account=account, platform=platform, filename=filename, data=data, user=user
+    )
+    metric_import.status = MetricImport.Status.ANALYSING
+    metric_import.details = {"language": _language()}
+    with transaction.atomic():
+        metric_import.save()
+        transaction.on_commit(lambda: preview_metric_import.enqueue(import_id=metric_import.pk))
+    return metric_import
+
+
+def _language() -> str:
+    """The language a background job writes its notice and messages in: the one the user asked in."""
+    return translation.get_language() or settings.LANGUAGE_CODE
+
+
+def metric_import_run_analysis(*, import_id: int) -> str:
+    """The task worker's preview of a large upload: the same parse as an upload in the request, recorded on the
+    import (*preview*, or *rejected* with its errors). Idempotent: an import no longer analysing is left alone."""
+    metric_import = MetricImport.objects.filter(pk=import_id).first()
+    if metric_import is None or metric_import.status != MetricImport.Status.ANALYSING:
+        return metric_import.status if metric_import is not None else "missing"
+    with translation.override(metric_import.details.get("language") or settings.LANGUAGE_CODE):
+        try:
+            data = _stored_file(metric_import)
+        except ApplicationError as error:
+            result = None
+            problem = error.message
+        else:
+            try:
+                result = parse_file(data, filename=metric_import.filename, platform=metric_import.platform)
+            except Exception:
+                _end_analysis(
+                    metric_import,
+                    None,
+                    _("The file could not be read because of an unexpected error; upload it again."),
+                )
+                raise  # the worker records the task as failed and logs the error (an export holds no patient data)
+            problem = ""
+        status = _end_analysis(metric_import, result, problem)
+    return status
+
+
+def _end_analysis(metric_import: MetricImport, result: ParseResult | None, problem: str) -> str:
+    with transaction.atomic():
+        locked = MetricImport.objects.select_for_update().get(pk=metric_import.pk)
+        if locked.status != MetricImport.Status.ANALYSING:
+            return locked.status
+        if result is not None:
+            _record_parse(locked, result)
+            locked.status = MetricImport.Status.PREVIEW if result.ok else MetricImport.Status.REJECTED
+        else:
+            locked.errors = [{"row": 0, "column": "", "message": problem}]
+            locked.errors_total = 1
+            locked.status = MetricImport.Status.REJECTED
+        locked.save()
+    _notify_done(locked)
+    return locked.status
 
 
 def metric_import_preview(*, principal: Principal, account: PlatformAccount | None, platform: str, uploaded_file):
-    """Store and parse an uploaded export; nothing is written to the fact tables yet."""
+    """Store and parse an uploaded export; nothing is written to the fact tables yet. A file larger than
+    ``settings.XINQIAO_IMPORT_BACKGROUND_BYTES`` is stored now and parsed by the task worker (*analysing*)."""
     principal.require(Action.ANALYTICS_MANAGE)
     data = uploaded_file.read()
+    if len(data) > settings.XINQIAO_IMPORT_BACKGROUND_BYTES:
+        return _analyse_later(
+            hospital=principal.hospital,
+            account=account,
+            platform=platform,
+            filename=getattr(uploaded_file, "name", "") or "export.csv",
+            data=data,
+            user=principal.user,
+        )
     metric_import, _result = _preview(
         hospital=principal.hospital,
         account=account,
@@ -583,8 +670,7 @@ def metric_import_queue(*, principal: Principal, metric_import: MetricImport) ->
         locked.queued_by = principal.user if getattr(principal.user, "pk", None) else None
         locked.queued_at = timezone.now()
         locked.failure = ""
-        # The language the notice and any failure reason are written in: the one the user queued it in.
-        locked.details = {**locked.details, "language": translation.get_language() or settings.LANGUAGE_CODE}
+        locked.details = {**locked.details, "language": _language()}
         locked.save(update_fields=["status", "queued_by", "queued_at", "failure", "details"])
         transaction.on_commit(lambda: commit_metric_import.enqueue(import_id=locked.pk))
     return locked
@@ -643,7 +729,13 @@ def _notify_done(metric_import: MetricImport) -> None:
     from xinqiao.channels.models import Notification
     from xinqiao.channels.services import notify
 
-    if metric_import.status == MetricImport.Status.COMMITTED:
+    if metric_import.status == MetricImport.Status.PREVIEW:
+        message = _("%(file)s is read: %(rows)d rows ready to import. Check the preview and import it.") % {
+            "file": metric_import.filename,
+            "rows": metric_import.rows_total,
+        }
+        level = Notification.Level.INFO
+    elif metric_import.status == MetricImport.Status.COMMITTED:
         message = _(
             "Import of %(file)s finished: %(created)d created, %(updated)d updated, %(unchanged)d unchanged."
         ) % {

@@ -1,5 +1,6 @@
-"""Large metric imports are committed by the task worker: queued from the UI, committed (or rejected, or failed with
-the reason) by ``commit_metric_import``, the page polling until it is done, an in-app notice for the team."""
+"""Large metric imports are worked on by the task worker: a large upload is read there (*analysing* → preview or
+rejected), a file with many rows is committed there (*queued* → committed, rejected, or failed with the reason), the
+page polling until it is done, an in-app notice for the team."""
 
 from __future__ import annotations
 
@@ -218,3 +219,107 @@ def test_the_real_worker_commits_a_queued_import(world, settings):
     metric_import.refresh_from_db()
     assert metric_import.status == MetricImport.Status.COMMITTED
     assert ContentMetricDaily.objects.filter(account=account).count() == 2
+
+
+# --- large uploads are read by the worker --------------------------------------------------------------------------
+
+
+def analyse(world, account, content: bytes, capture, settings) -> MetricImport:
+    settings.XINQIAO_IMPORT_BACKGROUND_BYTES = len(content) - 1
+    with capture(execute=False) as callbacks:
+        metric_import = preview(world, account, content)
+    assert metric_import.status == MetricImport.Status.ANALYSING
+    assert (metric_import.export_type, metric_import.rows_total, metric_import.errors) == ("", 0, [])
+    assert default_storage.exists(metric_import.stored_path)
+    assert len(callbacks) == 1
+    return metric_import, callbacks
+
+
+def test_a_large_upload_is_read_by_the_task_then_shows_its_preview(world, settings, django_capture_on_commit_callbacks):
+    account = make_account(world)
+    metric_import, callbacks = analyse(
+        world, account, csv_bytes(douyin_lines()), django_capture_on_commit_callbacks, settings
+    )
+    callbacks[0]()  # the enqueue: the immediate backend runs the task now
+
+    metric_import.refresh_from_db()
+    assert metric_import.status == MetricImport.Status.PREVIEW
+    assert (metric_import.export_type, metric_import.rows_total, metric_import.header_row) == ("douyin.works", 2, 3)
+    assert len(metric_import.preview_rows) == 2
+    assert ContentMetricDaily.objects.count() == 0
+    notice = Notification.objects.get()
+    assert "2 rows ready to import" in notice.message
+    assert notice.link == reverse("analytics:import_detail", args=[metric_import.pk])
+    assert services.metric_import_run_analysis(import_id=metric_import.pk) == MetricImport.Status.PREVIEW  # again
+    assert Notification.objects.count() == 1
+
+    committed = services.metric_import_commit(principal=world.principal("brand"), metric_import=metric_import)
+    assert committed.status == MetricImport.Status.QUEUED  # two rows > XINQIAO_IMPORT_BACKGROUND_ROWS = 1
+
+
+def test_a_large_upload_with_errors_is_rejected_by_the_task(world, settings, django_capture_on_commit_callbacks):
+    account = make_account(world)
+    bad = csv_bytes(
+        douyin_lines([["高血压的日常管理", "2025-03-02 09:30", "很多", "35.5%", "35秒", 800, 40, 30, 25, "x"]])
+    )
+    metric_import, _callbacks = analyse(world, account, bad, django_capture_on_commit_callbacks, settings)
+    assert services.metric_import_run_analysis(import_id=metric_import.pk) == MetricImport.Status.REJECTED
+    metric_import.refresh_from_db()
+    assert metric_import.errors_total == 1
+    assert metric_import.errors[0]["column"] == "播放量"
+    assert "refused" in Notification.objects.get().message
+    with pytest.raises(ApplicationError):
+        services.metric_import_commit(principal=world.principal("brand"), metric_import=metric_import)
+
+
+def test_a_large_upload_whose_file_is_gone_is_rejected_with_the_reason(
+    world, settings, django_capture_on_commit_callbacks
+):
+    metric_import, _callbacks = analyse(
+        world, make_account(world), csv_bytes(douyin_lines()), django_capture_on_commit_callbacks, settings
+    )
+    default_storage.delete(metric_import.stored_path)
+    assert services.metric_import_run_analysis(import_id=metric_import.pk) == MetricImport.Status.REJECTED
+    metric_import.refresh_from_db()
+    assert metric_import.errors == [
+        {"row": 0, "column": "", "message": "The stored file changed since the preview; upload it again."}
+    ]
+
+
+def test_an_unexpected_error_while_reading_rejects_the_upload(
+    world, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    metric_import, _callbacks = analyse(
+        world, make_account(world), csv_bytes(douyin_lines()), django_capture_on_commit_callbacks, settings
+    )
+
+    def broken(*_args, **_kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(services, "parse_file", broken)
+    with pytest.raises(MemoryError):
+        services.metric_import_run_analysis(import_id=metric_import.pk)
+    metric_import.refresh_from_db()
+    assert metric_import.status == MetricImport.Status.REJECTED
+    assert metric_import.errors[0]["message"].startswith("The file could not be read because of an unexpected error")
+
+
+def test_a_large_upload_page_says_it_is_being_read_and_polls(client, world, settings):
+    account = make_account(world)
+    content = csv_bytes(douyin_lines())
+    settings.XINQIAO_IMPORT_BACKGROUND_BYTES = len(content) - 1
+    client.force_login(world.users["brand"])
+    response = client.post(
+        reverse("analytics:import_upload"),
+        {"platform": "douyin", "account": account.pk, "uploaded_file": upload("works.csv", content)},
+        follow=True,
+    )
+    page = response.content.decode()
+    metric_import = MetricImport.objects.get()
+    assert "it is read in the background" in page
+    assert 'data-testid="import-analysing"' in page
+    assert f'hx-get="{reverse("analytics:import_status", args=[metric_import.pk])}"' in page
+    assert 'data-testid="import-commit-button"' not in page
+    status = client.get(reverse("analytics:import_status", args=[metric_import.pk]))
+    assert status.json() == {"status": "analysing", "status_label": "Analysing"}
+    assert "HX-Refresh" not in status

@@ -25,6 +25,7 @@ from xinqiao.core.access import Action, parse_pk
 from xinqiao.core.exceptions import ApplicationError
 from xinqiao.core.views import _apply_error, member_required
 
+BACKGROUND_STATUSES = (MetricImport.Status.ANALYSING, MetricImport.Status.QUEUED)
 PLATFORM_CHOICES = [
     (value, label) for value, label in PlatformAccount.Platform.choices if value in services.IMPORT_PLATFORMS
 ]
@@ -96,6 +97,14 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         except ApplicationError as error:
             _apply_error(form, error)
         else:
+            if metric_import.status == MetricImport.Status.ANALYSING:
+                messages.info(
+                    request,
+                    _(
+                        "The file is large: it is read in the background. This page shows the preview when it is "
+                        "ready, and you will get a notice; you can leave it meanwhile."
+                    ),
+                )
             return redirect("analytics:import_detail", pk=metric_import.pk)
     supported = [
         {
@@ -159,11 +168,11 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @member_required
 @require_GET
 def import_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """The import's status as JSON, polled by its page while it is importing in the background; once it is no
-    longer queued the response carries ``HX-Refresh`` so htmx reloads the page with the result."""
+    """The import's status as JSON, polled by its page while the task worker reads or imports the file; once it is
+    done the response carries ``HX-Refresh`` so htmx reloads the page with the result."""
     metric_import = _access_import(request, pk, Action.ANALYTICS_VIEW)
     response = JsonResponse({"status": metric_import.status, "status_label": metric_import.get_status_display()})
-    if metric_import.status != MetricImport.Status.QUEUED:
+    if metric_import.status not in BACKGROUND_STATUSES:
         response["HX-Refresh"] = "true"
     response["Cache-Control"] = "no-store"
     return response
