@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, overload
 from django.utils.translation import gettext as _
 
 from xinqiao.analytics.importers import headers as h
-from xinqiao.analytics.importers.columnar import LazyColumn, read_columnar
+from xinqiao.analytics.importers.columnar import LazyColumn, _listed, read_columnar
 from xinqiao.analytics.importers.reading import ReadError, Table, read_table
 from xinqiao.analytics.importers.values import (
     MAX_COUNT,
@@ -883,7 +883,45 @@ class ContentColumns:
         )
 
     def __iter__(self):
-        return (self[position] for position in range(len(self)))
+        """Every record, from the columns made into lists once (the merge of a re-import reads them all: indexing
+        each record's dozen columns one by one was the larger part of it)."""
+        metric_names = list(self.metrics)
+        extra_names = list(self.extra_columns)
+        unknown_headers = [header for header, _values in self.unknown_columns]
+        rows = zip(
+            self.content_keys,
+            self.stat_dates,
+            self.titles,
+            self.published_at,
+            _listed(self.formats),
+            zip(*(_listed(values) for values in self.metrics.values())) if metric_names else itertools.repeat(()),
+            zip(*(_listed(values) for values in self.extra_columns.values())) if extra_names else itertools.repeat(()),
+            zip(*(_listed(values) for _header, values in self.unknown_columns))
+            if unknown_headers
+            else itertools.repeat(()),
+            _listed(self.content_types),
+            self.numbers,
+            strict=False,  # the repeat() stand-ins are endless; the others are all len(self) long
+        )
+        for key, day, title, published, content_format, metrics, extras, unknowns, content_type, number in rows:
+            extra = {name: value for name, value in zip(extra_names, extras, strict=True) if value is not None}
+            unknown = {
+                header: value for header, value in zip(unknown_headers, unknowns, strict=True) if value is not None
+            }
+            if unknown:
+                extra["unknown"] = unknown
+            if content_type:
+                extra["content_type"] = content_type
+            yield ContentRecord(
+                key,
+                day,
+                title,
+                published,
+                content_format,
+                dict(zip(metric_names, metrics, strict=True)),
+                extra,
+                [number],
+            )
 
     def extra_of(self, position: int) -> dict[str, Any]:
         extra = {name: values[position] for name, values in self.extra_columns.items() if values[position] is not None}

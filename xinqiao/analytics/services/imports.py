@@ -21,6 +21,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import operator
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -179,13 +180,17 @@ def upsert_content(
     if not records:
         return 0, 0, 0
     dates = [record.stat_date for record in records]
-    existing: dict[tuple[str, dt.date], dict[str, Any]] = {}
+    # The stored values of the file's rows, as tuples in CONTENT_VALUE_FIELDS order (dicts fetched 5,000 at a time
+    # took a third of a 200,000-row re-import). Streamed: the date range may hold far more rows than the file.
+    existing: dict[tuple[str, dt.date], tuple] = {}
     keys = {(record.content_key, record.stat_date) for record in records}
     queryset = ContentMetricDaily.objects.filter(account=account, stat_date__range=(min(dates), max(dates)))
-    for row in queryset.values("pk", "content_key", "stat_date", *CONTENT_VALUE_FIELDS).iterator(chunk_size=5000):
-        key = (row["content_key"], row["stat_date"])
+    stored_rows = queryset.values_list("content_key", "stat_date", *CONTENT_VALUE_FIELDS).iterator(chunk_size=20_000)
+    for content_key, stat_date, *stored in stored_rows:
+        key = (content_key, stat_date)
         if key in keys:
-            existing[key] = row
+            existing[key] = tuple(stored)
+    stored_values = operator.itemgetter(*CONTENT_VALUE_FIELDS)
     publications = PublicationIndex(account)
     has_publications = bool(publications.by_title or publications.by_day)
     local_days: dict[dt.datetime, dt.date] = {}
@@ -205,7 +210,7 @@ def upsert_content(
     }
     for record in records:
         old = existing.get((record.content_key, record.stat_date)) if existing else None
-        values = dict(CONTENT_DEFAULTS) if old is None else {name: old[name] for name in CONTENT_VALUE_FIELDS}
+        values = dict(CONTENT_DEFAULTS) if old is None else dict(zip(CONTENT_VALUE_FIELDS, old, strict=True))
         values["platform"] = platform
         values.update(record.metrics)
         if record.title:
@@ -235,7 +240,7 @@ def upsert_content(
             values["department_id_snapshot"] = values["department_id_snapshot"] or department_id
             values["doctor_id_snapshot"] = values["doctor_id_snapshot"] or doctor_id
         if old is not None:
-            if all(old[name] == values[name] for name in CONTENT_VALUE_FIELDS):
+            if stored_values(values) == old:
                 unchanged += 1
                 continue
             updated += 1

@@ -56,6 +56,18 @@ def test_every_platforms_sample_export_reads_the_same_on_both_paths(code, monkey
     assert slow.ok
 
 
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.parametrize("code", [t.code for t in EXPORT_TYPES if t.kind == "content" and not t.split_by])
+def test_iterating_the_columns_gives_the_records_indexing_does(code, fmt):
+    """``ContentColumns.__iter__`` makes each column a list once; indexing builds one record at a time."""
+    sample = make_sample(code, fmt=fmt, seed=5, rows=120)
+    records = parse_file(sample.content, filename=sample.filename, platform=sample.platform, today=TODAY).content
+    assert isinstance(records, parse.ContentColumns)
+    assert list(records) == [records[position] for position in range(len(records))]
+    assert any(record.extra for record in records)
+    assert any(record.extra.get("unknown") for record in records)
+
+
 def test_the_bench_sized_export_takes_the_columnar_path(monkeypatch):
     sample = make_sample("douyin.works", fmt="csv", seed=3, rows=20_000)
     columnar_result, fast, slow = both_paths(sample.content, monkeypatch=monkeypatch)
