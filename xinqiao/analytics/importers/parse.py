@@ -16,7 +16,7 @@ import hashlib
 import itertools
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
@@ -825,6 +825,11 @@ def _or_zero(values: Sequence[Any]) -> Sequence[Any]:
     return [value or 0 for value in values]
 
 
+def _rows_of(columns: list[list[Any]]) -> Iterator[tuple]:
+    """The columns' values row by row as tuples (an endless run of ``()`` when there is no column)."""
+    return zip(*columns, strict=True) if columns else itertools.repeat(())
+
+
 class ContentColumns:
     """The content records of a clean export held column by column (``_clean_content``): the import writes them
     without building an object and a dict per row (``ContentMetricDaily`` rows straight from the columns, the
@@ -894,14 +899,12 @@ class ContentColumns:
             self.titles,
             self.published_at,
             _listed(self.formats),
-            zip(*(_listed(values) for values in self.metrics.values())) if metric_names else itertools.repeat(()),
-            zip(*(_listed(values) for values in self.extra_columns.values())) if extra_names else itertools.repeat(()),
-            zip(*(_listed(values) for _header, values in self.unknown_columns))
-            if unknown_headers
-            else itertools.repeat(()),
+            _rows_of([_listed(values) for values in self.metrics.values()]),
+            _rows_of([_listed(values) for values in self.extra_columns.values()]),
+            _rows_of([_listed(values) for _header, values in self.unknown_columns]),
             _listed(self.content_types),
             self.numbers,
-            strict=False,  # the repeat() stand-ins are endless; the others are all len(self) long
+            strict=False,  # _rows_of of no columns is endless; the others are all len(self) long
         )
         for key, day, title, published, content_format, metrics, extras, unknowns, content_type, number in rows:
             extra = {name: value for name, value in zip(extra_names, extras, strict=True) if value is not None}
