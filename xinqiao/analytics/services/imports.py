@@ -12,7 +12,7 @@ upload larger than ``settings.XINQIAO_IMPORT_BACKGROUND_BYTES`` is stored and re
 task ``preview_metric_import`` → ``metric_import_run_analysis`` → *preview* or *rejected*). A file with more data
 rows than ``settings.XINQIAO_IMPORT_BACKGROUND_ROWS`` is committed there (``metric_import_queue`` → *queued* → task
 ``commit_metric_import`` → ``metric_import_run_queued`` → *committed*, *rejected* or *failed*, nothing written and
-the reason kept). The brand team gets an in-app notice when either is done.
+the reason kept). The user's team gets an in-app notice when either is done.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from xinqiao.core.access import Action, Principal
 from xinqiao.core.audit import audit_record
 from xinqiao.core.bulk import Prefetched, Repeated, bulk_upsert, bulk_upsert_columns
 from xinqiao.core.exceptions import ApplicationError
-from xinqiao.core.models import AuditEvent, Hospital
+from xinqiao.core.models import AuditEvent, Hospital, Membership
 
 IMPORT_PLATFORMS = (
     "wechat_oa",
@@ -767,7 +767,20 @@ def _notify_done(metric_import: MetricImport) -> None:
         message=message,
         level=level,
         link=reverse("analytics:import_detail", args=[metric_import.pk]),
+        audience_role=_notice_audience(metric_import),
     )
+
+
+def _notice_audience(metric_import: MetricImport) -> str:
+    """The role whose members read the notice: the brand team, or the administrators when the user who started
+    the import is an administrator without a brand role (they would not see a brand notice)."""
+    user_id = metric_import.queued_by_id or metric_import.created_by_id
+    roles = set(
+        Membership.objects.filter(user_id=user_id, hospital_id=metric_import.hospital_id).values_list("role", flat=True)
+    )
+    if Membership.Role.BRAND not in roles and Membership.Role.ADMIN in roles:
+        return Membership.Role.ADMIN
+    return Membership.Role.BRAND
 
 
 def resolve_account(*, hospital: Hospital, platform: str, account_id: int | None) -> PlatformAccount:

@@ -59,6 +59,7 @@ def test_a_large_import_is_queued_then_committed_by_the_task(world, django_captu
     assert event.actor_id == world.users["brand"].pk  # the user who asked for it, not the worker
     notice = Notification.objects.get(hospital=world.hospital)
     assert notice.level == Notification.Level.INFO
+    assert notice.audience_role == "brand"  # the team of the user who asked
     assert notice.link == reverse("analytics:import_detail", args=[metric_import.pk])
     assert "2 created" in notice.message
     assert "works.csv" in notice.message
@@ -323,3 +324,20 @@ def test_a_large_upload_page_says_it_is_being_read_and_polls(client, world, sett
     status = client.get(reverse("analytics:import_status", args=[metric_import.pk]))
     assert status.json() == {"status": "analysing", "status_label": "Analysing"}
     assert "HX-Refresh" not in status
+
+
+def test_an_administrators_import_notifies_the_administrators(world, django_capture_on_commit_callbacks):
+    """An admin without a brand role would not see a notice addressed to the brand team."""
+    account = make_account(world)
+    metric_import = services.metric_import_preview(
+        principal=world.principal("admin"),
+        account=account,
+        platform="douyin",
+        uploaded_file=upload("works.csv", csv_bytes(douyin_lines())),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.metric_import_commit(principal=world.principal("admin"), metric_import=metric_import)
+    notice = Notification.objects.get()
+    assert notice.audience_role == "admin"
+    metric_import.refresh_from_db()
+    assert metric_import.status == MetricImport.Status.COMMITTED
