@@ -772,7 +772,7 @@ def _clean_content(
         if any(published.date() > today for published in distinct_published):
             return None
     titles = columns.get("title")
-    if titles is not None and "" in set(titles):
+    if titles is not None and "" in titles:
         return None  # an empty title is allowed only with a content id: checked row by row
     if titles is None and "content_id" not in columns:
         return None
@@ -780,8 +780,8 @@ def _clean_content(
         return None
     if content_keys is None:
         content_keys = _content_keys(platform, n, columns)
-    if len(set(zip(content_keys, stat_dates, strict=True))) != n:
-        return None
+    if len(set(content_keys) if len(distinct_dates) == 1 else set(zip(content_keys, stat_dates, strict=True))) != n:
+        return None  # a duplicate row (one day: the keys alone tell)
     plan = _content_plan(list(columns), [])
     metric_targets = [target for _name, target, _is_count in plan if target]
     metric_columns = [
@@ -790,7 +790,7 @@ def _clean_content(
     extra_names = [name for name, target, _is_count in plan if not target]
     empty = [None] * n
     titles = titles or [""] * n
-    if any(len(title) > 200 for title in titles):
+    if titles and max(map(len, titles)) > 200:
         titles = [title[:200] for title in titles]
     types = columns.get("content_type") or empty
     default_format = DEFAULT_FORMAT.get(platform, "")

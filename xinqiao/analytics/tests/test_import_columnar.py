@@ -104,6 +104,16 @@ def test_a_file_the_row_path_must_judge_is_left_to_it(rows, reason, monkeypatch)
     assert snapshot(fast) == snapshot(slow)
 
 
+def test_a_title_over_200_characters_is_cut_alike_on_both_paths(monkeypatch):
+    long_title = "高血压" * 70 + "（续）"  # 213 characters
+    rows = [ROWS[0], [long_title, "2025-03-03 20:00", "9876", "1%", "65", 1, 2, 3, 4, "x"]]
+    columnar_result, fast, slow = both_paths(csv_bytes(douyin_lines(rows)), monkeypatch=monkeypatch)
+    assert columnar_result is not None
+    assert snapshot(fast) == snapshot(slow)
+    assert sorted(len(record.title) for record in fast.content) == [8, 200]
+    assert long_title[:200] in {record.title for record in fast.content}
+
+
 def test_a_field_longer_than_the_csv_modules_limit_is_refused_as_before(monkeypatch):
     rows = [ROWS[0], ["长" * 140_000, "2025-03-03 20:00", "9876", "1%", "65", 1, 2, 3, 4, "x"]]
     columnar_result, fast, slow = both_paths(csv_bytes(douyin_lines(rows)), monkeypatch=monkeypatch)
