@@ -730,7 +730,8 @@ def _end_queued(metric_import: MetricImport, status: str, *, failure: str = "", 
 
 
 def _notify_done(metric_import: MetricImport) -> None:
-    """An in-app notice for the brand team: a background import finished (or did not), with a link to it."""
+    """An in-app notice for the user's team (``_notice_audience``): a background step of the import is done (or
+    could not be), with a link to it."""
     from xinqiao.channels.models import Notification
     from xinqiao.channels.services import notify
 

@@ -321,6 +321,7 @@ def test_a_large_upload_page_says_it_is_being_read_and_polls(client, world, sett
     assert 'data-testid="import-analysing"' in page
     assert f'hx-get="{reverse("analytics:import_status", args=[metric_import.pk])}"' in page
     assert 'data-testid="import-commit-button"' not in page
+    assert 'data-testid="export-type"' not in page  # nothing is known of the file yet
     status = client.get(reverse("analytics:import_status", args=[metric_import.pk]))
     assert status.json() == {"status": "analysing", "status_label": "Analysing"}
     assert "HX-Refresh" not in status
