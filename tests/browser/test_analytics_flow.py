@@ -183,3 +183,27 @@ def test_a_large_import_is_read_and_written_in_the_background_and_the_page_follo
     )
     assert len(notices) == 2  # in the language the user works in
     assert notices[1].startswith(f"{sample.filename} 导入完成")
+
+
+def test_a_user_can_stop_waiting_for_a_background_import(page, login, world, matrix, settings):
+    """With no worker running, the user gives up on a large upload from its page."""
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    sample = make_sample("douyin.works", account_name="一院抖音", end=yesterday)
+    settings.XINQIAO_IMPORT_BACKGROUND_BYTES = len(sample.content) - 1
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # queued, never run here
+    login(page, "brand")
+    page.goto("/analytics/imports/new/")
+    page.select_option("#id_platform", "douyin")
+    page.select_option("#id_account", str(matrix["douyin"].pk))
+    page.set_input_files(
+        "#id_uploaded_file", files=[{"name": sample.filename, "mimeType": "text/csv", "buffer": sample.content}]
+    )
+    with page.expect_navigation():
+        page.get_by_test_id("import-preview-button").click()
+    assert page.get_by_test_id("import-analysing").is_visible()
+    with page.expect_navigation():
+        page.get_by_test_id("import-cancel-button").click()
+    assert page.get_by_test_id("import-status").inner_text() == "已驳回"
+    assert page.get_by_test_id("import-error").inner_text().endswith("文件读取已取消，请重新上传。")
+    assert page.get_by_test_id("import-analysing").count() == 0
+    assert MetricImport.objects.get().status == MetricImport.Status.REJECTED

@@ -681,6 +681,30 @@ def metric_import_queue(*, principal: Principal, metric_import: MetricImport) ->
     return locked
 
 
+def metric_import_cancel(*, principal: Principal, metric_import: MetricImport) -> MetricImport:
+    """Stop waiting for the task worker: a queued commit goes back to *preview* (import it again later), a file
+    still being read is *rejected* (upload it again). A worker that picks the task up afterwards finds the import
+    no longer waiting and leaves it alone; one already writing holds the import's row lock, so the cancel waits for
+    it and is then refused (the import is done)."""
+    principal.require(Action.ANALYTICS_MANAGE)
+    with transaction.atomic():
+        locked = (
+            MetricImport.objects.select_for_update().filter(pk=metric_import.pk, hospital=principal.hospital).first()
+        )
+        if locked is None or locked.status not in (MetricImport.Status.QUEUED, MetricImport.Status.ANALYSING):
+            raise ApplicationError(
+                _("This import is no longer waiting for the background worker."), code="import_state"
+            )
+        if locked.status == MetricImport.Status.QUEUED:
+            locked.status = MetricImport.Status.PREVIEW
+        else:
+            locked.status = MetricImport.Status.REJECTED
+            locked.errors = [{"row": 0, "column": "", "message": _("Reading the file was cancelled; upload it again.")}]
+            locked.errors_total = 1
+        locked.save(update_fields=["status", "errors", "errors_total"])
+    return locked
+
+
 def metric_import_run_queued(*, import_id: int) -> str:
     """The task worker's commit of a queued import: the same parse and atomic write as ``metric_import_commit``.
     Idempotent: an import that is no longer queued (done by an earlier run) is left alone. Returns the status."""

@@ -342,3 +342,56 @@ def test_an_administrators_import_notifies_the_administrators(world, django_capt
     assert notice.audience_role == "admin"
     metric_import.refresh_from_db()
     assert metric_import.status == MetricImport.Status.COMMITTED
+
+
+# --- stop waiting -------------------------------------------------------------------------------------------------
+
+
+def test_a_queued_import_can_be_cancelled_and_the_task_then_leaves_it_alone(
+    client, world, django_capture_on_commit_callbacks
+):
+    account = make_account(world)
+    metric_import = preview(world, account)
+    queue(world, metric_import, django_capture_on_commit_callbacks)
+    client.force_login(world.users["brand"])
+    detail = reverse("analytics:import_detail", args=[metric_import.pk])
+    assert 'data-testid="import-cancel-button"' in client.get(detail).content.decode()
+
+    page = client.post(reverse("analytics:import_cancel", args=[metric_import.pk]), follow=True).content.decode()
+
+    assert "Cancelled" in page
+    metric_import.refresh_from_db()
+    assert metric_import.status == MetricImport.Status.PREVIEW  # can be imported again later
+    assert services.metric_import_run_queued(import_id=metric_import.pk) == MetricImport.Status.PREVIEW
+    assert ContentMetricDaily.objects.count() == 0
+    assert Notification.objects.count() == 0
+    page = client.post(reverse("analytics:import_cancel", args=[metric_import.pk]), follow=True).content.decode()
+    assert "no longer waiting for the background worker" in page
+
+
+def test_a_file_being_read_can_be_cancelled(world, settings, django_capture_on_commit_callbacks):
+    metric_import, _callbacks = analyse(
+        world, make_account(world), csv_bytes(douyin_lines()), django_capture_on_commit_callbacks, settings
+    )
+    cancelled = services.metric_import_cancel(principal=world.principal("brand"), metric_import=metric_import)
+    assert cancelled.status == MetricImport.Status.REJECTED
+    assert cancelled.errors[0]["message"] == "Reading the file was cancelled; upload it again."
+    assert services.metric_import_run_analysis(import_id=metric_import.pk) == MetricImport.Status.REJECTED
+    metric_import.refresh_from_db()
+    assert metric_import.export_type == ""  # the task did not read it after all
+
+
+def test_only_importers_of_the_hospital_may_cancel(client, world, django_capture_on_commit_callbacks):
+    metric_import = preview(world, make_account(world))
+    queue(world, metric_import, django_capture_on_commit_callbacks)
+    cancel = reverse("analytics:import_cancel", args=[metric_import.pk])
+    client.force_login(world.users["leadership"])
+    assert (
+        'data-testid="import-cancel-button"'
+        not in client.get(reverse("analytics:import_detail", args=[metric_import.pk])).content.decode()
+    )
+    assert client.post(cancel).status_code == 403
+    client.force_login(world.users["outsider"])
+    assert client.post(cancel).status_code == 404
+    metric_import.refresh_from_db()
+    assert metric_import.status == MetricImport.Status.QUEUED

@@ -161,6 +161,9 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 request.principal.allows(Action.ANALYTICS_MANAGE) and metric_import.status in services.COMMITTABLE
             ),
             "background_rows": settings.XINQIAO_IMPORT_BACKGROUND_ROWS,
+            "can_cancel": (
+                request.principal.allows(Action.ANALYTICS_MANAGE) and metric_import.status in BACKGROUND_STATUSES
+            ),
         },
     )
 
@@ -211,6 +214,19 @@ def import_commit(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("analytics:import_detail", pk=metric_import.pk)
 
 
+@member_required
+@require_POST
+def import_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    metric_import = _access_import(request, pk, Action.ANALYTICS_MANAGE)
+    try:
+        services.metric_import_cancel(principal=request.principal, metric_import=metric_import)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.info(request, _("Cancelled: the background worker will leave this import alone."))
+    return redirect("analytics:import_detail", pk=metric_import.pk)
+
+
 SAMPLE_DAYS = 7
 SAMPLE_CONTENT_TYPES = {
     "csv": "text/csv; charset=gb18030",
@@ -251,4 +267,5 @@ urlpatterns = [
     path("imports/<int:pk>/", import_detail, name="import_detail"),
     path("imports/<int:pk>/commit/", import_commit, name="import_commit"),
     path("imports/<int:pk>/status/", import_status, name="import_status"),
+    path("imports/<int:pk>/cancel/", import_cancel, name="import_cancel"),
 ]
