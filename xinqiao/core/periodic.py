@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -19,6 +20,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 MINUTE = dt.timedelta(minutes=1)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,12 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
 class TickResult:
     enqueued: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    stalled_minutes: int | None = None  # how long the oldest waiting task has waited, when no worker takes tasks
+
+
+# A task that has waited this long means no db_worker is taking tasks (the queue's jobs take seconds to minutes).
+QUEUE_STALL_AFTER = dt.timedelta(minutes=10)
+QUEUE_STALLED_FRAGMENT = "#queue-stalled"
 
 
 def slot_start(now: dt.datetime, every: dt.timedelta) -> dt.datetime:
@@ -115,4 +124,86 @@ def scheduler_tick(*, now: dt.datetime | None = None, jobs: tuple[PeriodicJob, .
             # Enqueued inside the transaction on purpose: the queue row and the check above commit together.
             task.enqueue()
         result.enqueued.append(job.name)
+    result.stalled_minutes = watch_queue(now=now)
     return result
+
+
+def watch_queue(*, now: dt.datetime) -> int | None:
+    """Tell the administrators when no worker takes tasks. The scheduler runs this itself, because a check run as a
+    task would wait in the same queue. When the oldest waiting task of the database queue has waited longer than
+    ``QUEUE_STALL_AFTER`` and no task has started or finished within that time, every hospital's administrators get
+    one in-app notice (one at a time: not repeated while it is open); once that is no longer so, the open notices are
+    resolved. Returns the oldest task's wait in
+    minutes when the queue is stalled, else None (no database queue: None)."""
+    from django_tasks_db.backend import DatabaseBackend
+
+    if not isinstance(task_backends["default"], DatabaseBackend):
+        return None
+    from django.db.models import Q
+    from django.tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    from xinqiao.channels.models import Notification
+
+    waiting = DBTaskResult.objects.filter(status=TaskResultStatus.READY, backend_name="default")
+    # A task waits from when it was enqueued, or from when it was due if it was deferred (run_after).
+    candidates = [
+        waiting.filter(run_after=get_date_max())
+        .order_by("enqueued_at")
+        .values_list("enqueued_at", "task_path")
+        .first(),
+        waiting.exclude(run_after=get_date_max())
+        .filter(run_after__lte=now)
+        .order_by("run_after")
+        .values_list("run_after", "task_path")
+        .first(),
+    ]
+    oldest = min((candidate for candidate in candidates if candidate is not None), default=None)
+    stalled = oldest is not None and now - oldest[0] > QUEUE_STALL_AFTER
+    if stalled:  # a worker that started or finished a task lately is alive, only busy (a long report, say)
+        since = now - QUEUE_STALL_AFTER
+        stalled = not DBTaskResult.objects.filter(
+            Q(started_at__gte=since) | Q(finished_at__gte=since), backend_name="default"
+        ).exists()
+    open_notices = Notification.objects.filter(link__endswith=QUEUE_STALLED_FRAGMENT, resolved_at__isnull=True)
+    if not stalled:
+        open_notices.update(resolved_at=now)
+        return None
+    minutes = int((now - oldest[0]).total_seconds() // 60)
+    logger.warning("task queue stalled: the oldest task has waited %d minutes (%s)", minutes, oldest[1])
+    _notify_stalled(minutes, oldest[1], already=set(open_notices.values_list("hospital_id", flat=True)))
+    return minutes
+
+
+def _notify_stalled(minutes: int, task_path: str, *, already: set[int]) -> None:
+    from django.conf import settings
+    from django.urls import reverse
+    from django.utils import translation
+    from django.utils.translation import gettext as _
+    from django_tasks_db.models import DBTaskResult
+
+    from xinqiao.channels.models import Notification
+    from xinqiao.channels.services import notify
+    from xinqiao.core.models import Hospital, Membership
+
+    meta = DBTaskResult._meta
+    changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")  # Django's admin: the queue
+    link = changelist + "?status__exact=READY" + QUEUE_STALLED_FRAGMENT
+    with translation.override(settings.LANGUAGE_CODE):
+        message = _(
+            "The background workers seem stopped or stuck: the oldest waiting task (%(task)s) has waited %(minutes)d "
+            "minutes and no task has started or finished in the last %(window)d. Large imports, publishing, reports "
+            "and alert deliveries wait for them. Check the db_worker processes (docs/operations.md)."
+        ) % {
+            "minutes": minutes,
+            "task": task_path.rsplit(".", 1)[-1],
+            "window": int(QUEUE_STALL_AFTER.total_seconds() // 60),
+        }
+        for hospital_id in Hospital.objects.exclude(pk__in=already).values_list("pk", flat=True):
+            notify(
+                hospital_id=hospital_id,
+                message=message,
+                level=Notification.Level.ERROR,
+                link=link,
+                audience_role=Membership.Role.ADMIN,
+            )

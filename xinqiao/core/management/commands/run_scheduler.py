@@ -70,6 +70,11 @@ class Command(BaseCommand):
             self.stdout.write(f"{stamp} enqueued {name}")
         for name in result.skipped:
             self.stdout.write(f"{stamp} skipped {name}: already queued for this slot")
+        if result.stalled_minutes is not None:
+            self.stdout.write(
+                f"{stamp} warning: no worker is taking tasks (the oldest has waited {result.stalled_minutes} min);"
+                " the administrators are notified"
+            )
 
     def sleep_until_next(self, interval: int) -> None:
         now = timezone.now()
