@@ -134,6 +134,18 @@ def test_a_dashboard_shows_it_is_working_while_a_period_is_computed(page, login,
     assert page.get_by_test_id("value-views").is_visible()
 
 
+def _upload(page, account, sample) -> None:
+    """Upload a sample export for ``account`` from the upload page and wait for the import's page."""
+    page.goto("/analytics/imports/new/")
+    page.select_option("#id_platform", account.platform)
+    page.select_option("#id_account", str(account.pk))
+    page.set_input_files(
+        "#id_uploaded_file", files=[{"name": sample.filename, "mimeType": "text/csv", "buffer": sample.content}]
+    )
+    with page.expect_navigation():
+        page.get_by_test_id("import-preview-button").click()
+
+
 def test_a_large_import_is_read_and_written_in_the_background_and_the_page_follows(
     page, login, world, matrix, settings
 ):
@@ -150,14 +162,7 @@ def test_a_large_import_is_read_and_written_in_the_background_and_the_page_follo
     settings.XINQIAO_IMPORT_BACKGROUND_ROWS = len(sample.expected) - 1
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     login(page, "brand")
-    page.goto("/analytics/imports/new/")
-    page.select_option("#id_platform", "douyin")
-    page.select_option("#id_account", str(matrix["douyin"].pk))
-    page.set_input_files(
-        "#id_uploaded_file", files=[{"name": sample.filename, "mimeType": "text/csv", "buffer": sample.content}]
-    )
-    with page.expect_navigation():
-        page.get_by_test_id("import-preview-button").click()
+    _upload(page, matrix["douyin"], sample)
     assert page.get_by_test_id("import-analysing").is_visible()
     assert page.get_by_test_id("import-status").inner_text() == "分析中"
 
@@ -192,14 +197,7 @@ def test_a_user_can_stop_waiting_for_a_background_import(page, login, world, mat
     settings.XINQIAO_IMPORT_BACKGROUND_BYTES = len(sample.content) - 1
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # queued, never run here
     login(page, "brand")
-    page.goto("/analytics/imports/new/")
-    page.select_option("#id_platform", "douyin")
-    page.select_option("#id_account", str(matrix["douyin"].pk))
-    page.set_input_files(
-        "#id_uploaded_file", files=[{"name": sample.filename, "mimeType": "text/csv", "buffer": sample.content}]
-    )
-    with page.expect_navigation():
-        page.get_by_test_id("import-preview-button").click()
+    _upload(page, matrix["douyin"], sample)
     assert page.get_by_test_id("import-analysing").is_visible()
     with page.expect_navigation():
         page.get_by_test_id("import-cancel-button").click()

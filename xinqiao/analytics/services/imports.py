@@ -549,23 +549,17 @@ def metric_import_preview(*, principal: Principal, account: PlatformAccount | No
     ``settings.XINQIAO_IMPORT_BACKGROUND_BYTES`` is stored now and parsed by the task worker (*analysing*)."""
     principal.require(Action.ANALYTICS_MANAGE)
     data = uploaded_file.read()
+    upload = {
+        "hospital": principal.hospital,
+        "account": account,
+        "platform": platform,
+        "filename": getattr(uploaded_file, "name", "") or "export.csv",
+        "data": data,
+        "user": principal.user,
+    }
     if len(data) > settings.XINQIAO_IMPORT_BACKGROUND_BYTES:
-        return _analyse_later(
-            hospital=principal.hospital,
-            account=account,
-            platform=platform,
-            filename=getattr(uploaded_file, "name", "") or "export.csv",
-            data=data,
-            user=principal.user,
-        )
-    metric_import, _result = _preview(
-        hospital=principal.hospital,
-        account=account,
-        platform=platform,
-        filename=getattr(uploaded_file, "name", "") or "export.csv",
-        data=data,
-        user=principal.user,
-    )
+        return _analyse_later(**upload)
+    metric_import, _result = _preview(**upload)
     return metric_import
 
 
