@@ -7,7 +7,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 CORE = ["home", "patients", "organisation"]
-ADMIN_ONLY = ["members", "api_keys", "audit", "retention"]
+ADMIN_ONLY = ["members", "api_keys", "audit", "retention", "system"]
 CONTENT = ["content", "calendar", "review_queue"]
 CHANNELS = ["accounts", "notifications"]
 NOTIFICATIONS = ["notifications"]  # every member reads the notices addressed to their roles

@@ -56,6 +56,7 @@ class Action:
     REPORT_VIEW = "report.view"
     INTEGRATION_MANAGE = "integration.manage"
     RETENTION_MANAGE = "retention.manage"
+    SYSTEM_VIEW = "system.view"
 
 
 ALL_ROLES = frozenset(Role.values)
@@ -91,6 +92,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     Action.REPORT_VIEW: frozenset({Role.ADMIN, Role.BRAND, Role.LEADERSHIP}),
     Action.INTEGRATION_MANAGE: frozenset({Role.ADMIN}),
     Action.RETENTION_MANAGE: frozenset({Role.ADMIN}),
+    Action.SYSTEM_VIEW: frozenset({Role.ADMIN}),
 }
 
 # API key scope -> actions it grants

@@ -16,6 +16,7 @@ NAVIGATION = [
     ("api_keys", _("API keys"), Action.APIKEY_MANAGE, "core:api_key_list"),
     ("audit", _("Audit log"), Action.AUDIT_VIEW, "core:audit_list"),
     ("retention", _("Retention & legal holds"), Action.RETENTION_MANAGE, "core:retention"),
+    ("system", _("System status"), Action.SYSTEM_VIEW, "core:system_status"),
     ("content", _("Content library"), Action.CONTENT_VIEW, "content:item_list"),
     ("calendar", _("Editorial calendar"), Action.CONTENT_VIEW, "content:calendar"),
     ("review_queue", _("Review queue"), Action.CONTENT_VIEW, "content:review_queue"),

@@ -467,3 +467,21 @@ class LegalHold(models.Model):
     @property
     def is_active(self) -> bool:
         return self.released_at is None
+
+
+class SchedulerHeartbeat(models.Model):
+    """When each ``run_scheduler`` process last ticked (one row per host and job selection), so that the health
+    endpoint and the system status page can tell a stopped scheduler: without it nothing is enqueued, and nothing
+    else notices. Holds no personal data."""
+
+    instance = models.CharField(max_length=200, unique=True)  # "host · all jobs" or "host · job, job"
+    ticked_at = models.DateTimeField()
+    interval_seconds = models.PositiveIntegerField()
+    jobs = models.TextField()  # the names of the jobs this process schedules, comma-separated
+
+    class Meta:
+        verbose_name = _("scheduler heartbeat")
+        verbose_name_plural = _("scheduler heartbeats")
+
+    def __str__(self) -> str:
+        return f"scheduler {self.instance} at {self.ticked_at:%Y-%m-%d %H:%M:%S}"

@@ -19,6 +19,8 @@ from django.tasks import task_backends
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from xinqiao.core.health import QUEUE_STALL_AFTER
+
 MINUTE = dt.timedelta(minutes=1)
 
 logger = logging.getLogger(__name__)
@@ -74,8 +76,6 @@ class TickResult:
     stalled_minutes: int | None = None  # how long the oldest waiting task has waited, when no worker takes tasks
 
 
-# A task that has waited this long means no db_worker is taking tasks (the queue's jobs take seconds to minutes).
-QUEUE_STALL_AFTER = dt.timedelta(minutes=10)
 QUEUE_STALLED_FRAGMENT = "#queue-stalled"
 
 
@@ -130,48 +130,24 @@ def scheduler_tick(*, now: dt.datetime | None = None, jobs: tuple[PeriodicJob, .
 
 def watch_queue(*, now: dt.datetime) -> int | None:
     """Tell the administrators when no worker takes tasks. The scheduler runs this itself, because a check run as a
-    task would wait in the same queue. When the oldest waiting task of the database queue has waited longer than
-    ``QUEUE_STALL_AFTER`` and no task has started or finished within that time, every hospital's administrators get
-    one in-app notice (one at a time: not repeated while it is open); once that is no longer so, the open notices are
-    resolved. Returns the oldest task's wait in
-    minutes when the queue is stalled, else None (no database queue: None)."""
-    from django_tasks_db.backend import DatabaseBackend
-
-    if not isinstance(task_backends["default"], DatabaseBackend):
-        return None
-    from django.db.models import Q
-    from django.tasks import TaskResultStatus
-    from django_tasks_db.models import DBTaskResult, get_date_max
-
+    task would wait in the same queue. When the queue is stalled (``health.queue_state``: the oldest due task of
+    the database queue has waited longer than ``QUEUE_STALL_AFTER`` and no task has started or finished within that
+    time), every hospital's administrators get one in-app notice (one at a time: not repeated while it is open);
+    once that is no longer so, the open notices are resolved. Returns the oldest task's wait in minutes when the
+    queue is stalled, else None (no database queue: None)."""
     from xinqiao.channels.models import Notification
+    from xinqiao.core.health import queue_state
 
-    waiting = DBTaskResult.objects.filter(status=TaskResultStatus.READY, backend_name="default")
-    # A task waits from when it was enqueued, or from when it was due if it was deferred (run_after).
-    candidates = [
-        waiting.filter(run_after=get_date_max())
-        .order_by("enqueued_at")
-        .values_list("enqueued_at", "task_path")
-        .first(),
-        waiting.exclude(run_after=get_date_max())
-        .filter(run_after__lte=now)
-        .order_by("run_after")
-        .values_list("run_after", "task_path")
-        .first(),
-    ]
-    oldest = min((candidate for candidate in candidates if candidate is not None), default=None)
-    stalled = oldest is not None and now - oldest[0] > QUEUE_STALL_AFTER
-    if stalled:  # a worker that started or finished a task lately is alive, only busy (a long report, say)
-        since = now - QUEUE_STALL_AFTER
-        stalled = not DBTaskResult.objects.filter(
-            Q(started_at__gte=since) | Q(finished_at__gte=since), backend_name="default"
-        ).exists()
+    state = queue_state(now)
+    if not state.database_queue:
+        return None
     open_notices = Notification.objects.filter(link__endswith=QUEUE_STALLED_FRAGMENT, resolved_at__isnull=True)
-    if not stalled:
+    if not state.stalled or state.oldest_wait is None:
         open_notices.update(resolved_at=now)
         return None
-    minutes = int((now - oldest[0]).total_seconds() // 60)
-    logger.warning("task queue stalled: the oldest task has waited %d minutes (%s)", minutes, oldest[1])
-    _notify_stalled(minutes, oldest[1], already=set(open_notices.values_list("hospital_id", flat=True)))
+    minutes = int(state.oldest_wait.total_seconds() // 60)
+    logger.warning("task queue stalled: the oldest task has waited %d minutes (%s)", minutes, state.oldest_task)
+    _notify_stalled(minutes, state.oldest_task, already=set(open_notices.values_list("hospital_id", flat=True)))
     return minutes
 
 

@@ -27,4 +27,8 @@ urlpatterns = [
     path("audit/", views.audit_list, name="audit_list"),
     path("retention/", views.retention_page, name="retention"),
     path("retention/holds/<int:pk>/release/", views.legal_hold_release, name="legal_hold_release"),
+    path("system/", views.system_status, name="system_status"),
+    path("health/live", views.health_live, name="health_live"),
+    path("health/ready", views.health_ready, name="health_ready"),
+    path("health/background", views.health_background, name="health_background"),
 ]

@@ -14,17 +14,18 @@ from django.contrib.auth import authenticate, get_user_model, login, logout
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
-from xinqiao.core import access, retention, selectors, services
+from xinqiao.core import access, health, retention, selectors, services
 from xinqiao.core.access import Action
 from xinqiao.core.audit import audit_verify_chain
 from xinqiao.core.exceptions import ApplicationError
@@ -48,6 +49,7 @@ from xinqiao.core.forms import (
 )
 from xinqiao.core.middleware import SESSION_HOSPITAL_KEY
 from xinqiao.core.models import ApiKey, AuditEvent, Department, Doctor, LegalHold, Membership, Patient, Visit
+from xinqiao.core.periodic import PERIODIC_JOBS
 
 User = get_user_model()
 SUDO_SESSION_KEY = "xinqiao_sudo_until"
@@ -834,6 +836,80 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         "core/audit_list.html",
         {"form": form, "page": page, "query": query.urlencode(), "chain": chain, "actions": AuditEvent.Action},
     )
+
+
+# --- system status and health --------------------------------------------------------------------
+
+
+@member_required
+@require_GET
+def system_status(request: HttpRequest) -> HttpResponse:
+    """For administrators: is the deployment's background work happening (the scheduler, the task workers, the
+    last day's failed tasks), and is the database ready. Deployment-wide figures; no hospital's data."""
+    request.principal.require(Action.SYSTEM_VIEW)
+    now = timezone.now()
+    instances = health.scheduler_instances(now)
+    queue = health.queue_state(now)
+    checks = [*health.ready_checks(), health.check_scheduler(now, instances), health.check_queue(now, queue)]
+    return render(
+        request,
+        "core/system_status.html",
+        {
+            "checks": {check.name: check for check in checks},
+            "instances": instances,
+            "queue": queue,
+            "failures": health.recent_failures(now),
+            "now": now,
+            "oldest_since": None if queue.oldest_wait is None else now - queue.oldest_wait,
+            "oldest_task": queue.oldest_task.rsplit(".", 1)[-1],
+            "jobs": [(job.name, _every(job.every)) for job in PERIODIC_JOBS],
+            "stall_minutes": int(health.QUEUE_STALL_AFTER.total_seconds() // 60),
+        },
+    )
+
+
+def _every(interval: dt.timedelta) -> str:
+    minutes = int(interval.total_seconds() // 60)
+    if minutes % 1440 == 0:
+        days = minutes // 1440
+        return _("every day") if days == 1 else ngettext("every %(n)d day", "every %(n)d days", days) % {"n": days}
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return (
+            _("every hour") if hours == 1 else ngettext("every %(n)d hour", "every %(n)d hours", hours) % {"n": hours}
+        )
+    if minutes == 1:
+        return _("every minute")
+    return ngettext("every %(n)d minute", "every %(n)d minutes", minutes) % {"n": minutes}
+
+
+def _health_response(checks: list[health.Check]) -> JsonResponse:
+    ok = all(check.ok for check in checks)
+    response = JsonResponse(
+        {"status": "ok" if ok else "fail", "checks": {check.name: check.as_json() for check in checks}},
+        status=200 if ok else 503,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_safe
+def health_live(request: HttpRequest) -> JsonResponse:
+    """Liveness: this process answers (no database)."""
+    return _health_response([])
+
+
+@require_safe
+def health_ready(request: HttpRequest) -> JsonResponse:
+    """Readiness, for the load balancer: the database answers and every migration is applied (503 otherwise)."""
+    return _health_response(health.ready_checks())
+
+
+@require_safe
+def health_background(request: HttpRequest) -> JsonResponse:
+    """For the monitoring system: a scheduler ticked lately for every periodic job and the workers take the queued
+    tasks (503 otherwise)."""
+    return _health_response(health.background_checks(timezone.now()))
 
 
 # --- errors ------------------------------------------------------------------------------------

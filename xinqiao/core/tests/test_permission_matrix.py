@@ -52,6 +52,7 @@ EXPECTED: dict[str, set[str]] = {
     "report.view": {"admin", "brand", "leadership"},
     "integration.manage": {"admin"},
     "retention.manage": {"admin"},
+    "system.view": {"admin"},
 }
 
 # Apps beyond core and content keep their probes next to their own tests: each module has
@@ -149,6 +150,8 @@ def perform(action: str, client, world, item=None):
             "/retention/",
             {"subject_type": "patient", "subject_id": patient.pk, "reason": "诉讼", "approved_by": "法务部"},
         )
+    if action == "system.view":
+        return client.get("/system/")
     if action == "membership.manage":
         return client.post(f"/members/{world.users['brand'].pk}/", {"roles": ["brand", "leadership"]})
     if action == "apikey.manage":
@@ -272,6 +275,7 @@ def test_navigation_shows_exactly_the_allowed_entries(client, world):
         "api_keys": "apikey.manage",
         "audit": "audit.view",
         "retention": "retention.manage",
+        "system": "system.view",
         "content": "content.view",
         "calendar": "content.view",
         "review_queue": "content.view",

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from django.utils import timezone
 
+from xinqiao.core.health import record_scheduler_tick, scheduler_instance_name
 from xinqiao.core.periodic import PERIODIC_JOBS, scheduler_tick, slot_start
 
 
@@ -42,6 +43,8 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"Unknown job(s): {', '.join(unknown)}. Known: {', '.join(known)}.")
         self.jobs = tuple(job for job in PERIODIC_JOBS if not job_names or job.name in job_names)
+        self.interval = interval
+        self.instance = scheduler_instance_name([job.name for job in self.jobs], all_jobs=not job_names)
         if list_jobs:
             for job in self.jobs:
                 self.stdout.write(f"{job.name}\t{job.task_path}\tevery {int(job.every.total_seconds())}s")
@@ -65,6 +68,13 @@ class Command(BaseCommand):
 
     def tick(self) -> None:
         result = scheduler_tick(jobs=self.jobs)
+        # The heartbeat the health endpoint and the system status page read (docs/operations.md, monitoring).
+        record_scheduler_tick(
+            instance=self.instance,
+            job_names=[job.name for job in self.jobs],
+            interval_seconds=self.interval,
+            now=timezone.now(),
+        )
         stamp = timezone.localtime().strftime("%Y-%m-%d %H:%M:%S")
         for name in result.enqueued:
             self.stdout.write(f"{stamp} enqueued {name}")
