@@ -231,7 +231,18 @@ def check_queue(now: dt.datetime, state: QueueState | None = None) -> Check:
 
 
 def background_checks(now: dt.datetime) -> list[Check]:
-    return [check_scheduler(now), check_queue(now)]
+    """The scheduler and the queue, read from the database; when it does not answer, that is the failure."""
+    database = check_database()
+    if not database.ok:
+        return [
+            database,
+            Check("scheduler", False, {"error": "database"}),
+            Check("queue", False, {"error": "database"}),
+        ]
+    try:
+        return [check_scheduler(now), check_queue(now)]
+    except DatabaseError as error:
+        return [Check("database", False, {"error": type(error).__name__})]
 
 
 def recent_failures(now: dt.datetime, limit: int = 20) -> list[dict[str, Any]]:

@@ -223,3 +223,24 @@ def test_probes_over_plain_http_are_not_redirected(client, settings):
     assert client.get("/login/").status_code == 301
     assert client.get("/health/live").status_code == 200
     assert client.get("/health/ready").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_database_that_does_not_answer_fails_both_checks_with_json(client):
+    from django.db import OperationalError
+
+    def refuse(execute, sql, params, many, context):
+        raise OperationalError("connection refused")
+
+    with connection.execute_wrapper(refuse):
+        ready = client.get("/health/ready")
+        background = client.get("/health/background")
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {
+        "database": {"ok": False, "error": "OperationalError"},
+        "migrations": {"ok": False, "error": "database"},
+    }
+    assert background.status_code == 503
+    assert background.json()["checks"]["database"] == {"ok": False, "error": "OperationalError"}
+    assert background.json()["checks"]["scheduler"] == {"ok": False, "error": "database"}
+    assert client.get("/health/live").status_code == 200  # liveness never asks the database
