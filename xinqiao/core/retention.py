@@ -184,11 +184,11 @@ def _active_keeping_consent(patient_ids: list[int], today: dt.date) -> set[int]:
     }
 
 
-def expired_patients(hospital: Hospital, now: dt.datetime) -> list[int]:
+def expired_patients(hospital: Hospital, now: dt.datetime, *, among: list[int] | None = None) -> list[int]:
     """Patients (not yet anonymised) past the patient_record rule, held ones included: a lead without a booking or
     visit 180 days after the last contact, a converted one 30 days after the last contact (the last booking or
     visit, touch, consultation or consent event, or the record's creation), unless a record-keeping consent is
-    active."""
+    active. ``among``: only these patients (the sweep asks again for each batch it has locked)."""
     from xinqiao.analytics.models import Consultation, Touch
 
     today = timezone.localdate(now)
@@ -197,6 +197,8 @@ def expired_patients(hospital: Hospital, now: dt.datetime) -> list[int]:
         since = now - dt.timedelta(days=days)
         visits = Visit.objects.filter(patient=OuterRef("pk"))
         rows = Patient.objects.filter(hospital=hospital, erased_at__isnull=True, created_at__lt=since)
+        if among is not None:
+            rows = rows.filter(pk__in=among)
         rows = rows.filter(Exists(visits)) if converted else rows.exclude(Exists(visits))
         rows = rows.exclude(Exists(visits.filter(occurred_on__gt=today - dt.timedelta(days=days))))
         rows = rows.exclude(Exists(Touch.objects.filter(patient=OuterRef("pk"), occurred_at__gte=since)))
@@ -206,26 +208,41 @@ def expired_patients(hospital: Hospital, now: dt.datetime) -> list[int]:
     kept: set[int] = set()
     for start in range(0, len(found), CHUNK):
         kept |= _active_keeping_consent(found[start : start + CHUNK], today)
-    return [pk for pk in found if pk not in kept]
+    return sorted(pk for pk in found if pk not in kept)
 
 
 def _patients(hospital: Hospital, now: dt.datetime, dry_run: bool) -> Counter:
-    from xinqiao.core.services import erase_identity
-
+    """Anonymise the expired patients a batch (``CHUNK``) per transaction: the batch's rows are locked, the rule
+    is checked again for them under the lock (a visit, touch, consultation or consent recorded since the first
+    look keeps a patient, as does an erasure that came first), and the rest are erased with a few statements."""
     held = held_ids(hospital, LegalHold.Subject.PATIENT)
     expired = expired_patients(hospital, now)
     counts = Counter(patients_held=sum(1 for pk in expired if pk in held))
-    for pk in expired:
-        if pk in held:
-            continue
-        if not dry_run:
-            with transaction.atomic():
-                patient = Patient.objects.select_for_update().get(pk=pk)
-                if patient.erased_at is not None:
-                    continue
-                erase_identity(patient, now=now, recorded_by=None, notice_version="retention")
-        counts["patients_anonymised"] += 1
+    due = [pk for pk in expired if pk not in held]
+    if dry_run:
+        counts["patients_anonymised"] = len(due)
+        return counts
+    counts["patients_anonymised"] = anonymise_patients(hospital, due, now)
     return counts
+
+
+def anonymise_patients(hospital: Hospital, due: list[int], now: dt.datetime) -> int:
+    """Erase the identity of the patients ``due`` (expired, not held) a batch per transaction; how many were."""
+    from xinqiao.core.services import erase_identities
+
+    done = 0
+    for start in range(0, len(due), CHUNK):
+        with transaction.atomic():
+            batch = list(
+                Patient.objects.select_for_update()
+                .filter(pk__in=due[start : start + CHUNK], erased_at__isnull=True)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            still = expired_patients(hospital, now, among=batch) if batch else []
+            erase_identities(still, now=now, recorded_by=None, notice_version="retention")
+        done += len(still)
+    return done
 
 
 def _consents(hospital: Hospital, now: dt.datetime, dry_run: bool) -> Counter:

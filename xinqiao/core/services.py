@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models.functions import TruncYear
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -419,22 +420,38 @@ def patient_erase(*, principal: Principal, patient: Patient, reason: str, reques
 
 
 def erase_identity(patient: Patient, *, now: dt.datetime, recorded_by, notice_version: str) -> None:
-    """Destroy the identity of a patient row locked by the caller: every active consent withdrawn (recorded with
-    ``notice_version``: "erasure" or "retention"), name, mobile and ID number removed with their blind indexes,
-    the birth date cut to the year; the row stays, anonymous, under its visits, touches and consultations."""
-    for purpose in consent_active_purposes(patient):
+    """Destroy the identity of a patient row locked by the caller (``erase_identities`` of one)."""
+    erase_identities([patient.pk], now=now, recorded_by=recorded_by, notice_version=notice_version)
+
+
+def erase_identities(patient_ids: list[int], *, now: dt.datetime, recorded_by, notice_version: str) -> None:
+    """Destroy the identity of the patient rows ``patient_ids``, locked by the caller and not erased yet: every
+    active consent withdrawn (recorded with ``notice_version``: "erasure" or "retention"), name, mobile and ID
+    number removed with their blind indexes, the birth date cut to the year; the rows stay, anonymous, under their
+    visits, touches and consultations. A few statements for any number of patients (the retention sweep erases
+    them a thousand at a time)."""
+    latest: dict[tuple[int, str], tuple[int, str]] = {}  # (patient, purpose) -> (hospital, action of the last event)
+    events = Consent.objects.filter(patient_id__in=patient_ids).order_by("recorded_at", "pk")
+    for patient_id, hospital_id, purpose, action in events.values_list(
+        "patient_id", "hospital_id", "purpose", "action"
+    ):
+        latest[(patient_id, purpose)] = (hospital_id, action)
+    Consent.objects.bulk_create(
         Consent(
-            hospital_id=patient.hospital_id,
-            patient=patient,
+            hospital_id=hospital_id,
+            patient_id=patient_id,
             purpose=purpose,
             action=Consent.Action.WITHDRAW,
             channel=Consent.Channel.IN_PERSON,
             notice_version=notice_version,
             recorded_at=now,
             recorded_by=recorded_by,
-        ).save(force_insert=True)
+        )
+        for (patient_id, purpose), (hospital_id, action) in sorted(latest.items())
+        if action == Consent.Action.GRANT
+    )
     erased = _("(erased)")
-    Patient.objects.filter(pk=patient.pk).update(
+    Patient.objects.filter(pk__in=patient_ids).update(
         name_sealed="",
         name_masked=erased,
         name_bidx="",
@@ -444,7 +461,7 @@ def erase_identity(patient: Patient, *, now: dt.datetime, recorded_by, notice_ve
         id_number_sealed="",
         id_number_masked="",
         id_number_bidx=None,
-        birth_date=dt.date(patient.birth_date.year, 1, 1) if patient.birth_date else None,
+        birth_date=TruncYear("birth_date"),
         erased_at=now,
         updated_at=now,
     )

@@ -155,6 +155,50 @@ def test_an_expired_consent_keeps_nothing(world):
     assert erased(patient)
 
 
+@pytest.mark.django_db
+def test_patients_are_anonymised_a_batch_at_a_time_with_their_grants_withdrawn(world, monkeypatch):
+    monkeypatch.setattr(retention, "CHUNK", 2)  # three patients: two batches
+    patients = list(Patient.objects.filter(hospital=world.hospital, erased_at__isnull=True).order_by("pk"))
+    assert len(patients) == 3
+    Patient.objects.filter(pk=patients[0].pk).update(birth_date=dt.date(1980, 7, 15))
+    consent(world, patients[2], Consent.Purpose.MARKETING_CONTACT, Consent.Action.GRANT, valid_until=later(10).date())
+    consent(world, patients[2], Consent.Purpose.STORY_PUBLICATION, Consent.Action.GRANT, valid_until=later(10).date())
+    now = later(400)
+
+    report = retention.sweep(now=now, hospitals=[world.hospital])
+
+    assert report.by_hospital[world.hospital.code]["patients_anonymised"] == 3
+    assert all(erased(patient) for patient in patients)
+    assert patients[0].birth_date == dt.date(1980, 1, 1)  # cut to the year
+    withdrawals = Consent.objects.filter(patient=patients[2], action=Consent.Action.WITHDRAW)
+    assert sorted(withdrawals.values_list("purpose", flat=True)) == ["marketing_contact", "story_publication"]
+    assert {(c.notice_version, c.recorded_at, c.recorded_by_id) for c in withdrawals} == {("retention", now, None)}
+    assert not Consent.objects.filter(patient__in=patients[:2], action=Consent.Action.WITHDRAW).exists()
+
+
+@pytest.mark.django_db
+def test_a_contact_recorded_after_the_first_look_keeps_the_patient(world, monkeypatch):
+    """The sweep lists the expired patients, then locks each batch and asks again: a consultation recorded in
+    between (by another process) keeps its patient."""
+    lead, other = world.patients[0], world.patients[1]
+    listing = retention.expired_patients
+
+    def list_then_contact(hospital, now, *, among=None):
+        found = listing(hospital, now, among=among)
+        if among is None:  # the first look; the consultation arrives before the batch is locked
+            Consultation.objects.create(
+                hospital=world.hospital, patient=lead, occurred_at=now, channel="phone", source_ref="c-late"
+            )
+        return found
+
+    monkeypatch.setattr(retention, "expired_patients", list_then_contact)
+    report = sweep(world, 400)
+
+    assert not erased(lead)
+    assert erased(other)
+    assert report.by_hospital[world.hospital.code]["patients_anonymised"] == 2
+
+
 # -- legal holds ------------------------------------------------------------------------------------------------
 
 
