@@ -156,15 +156,13 @@ def _notify_stalled(minutes: int, task_path: str, *, already: set[int]) -> None:
     from django.urls import reverse
     from django.utils import translation
     from django.utils.translation import gettext as _
-    from django_tasks_db.models import DBTaskResult
 
     from xinqiao.channels.models import Notification
     from xinqiao.channels.services import notify
     from xinqiao.core.models import Hospital, Membership
 
-    meta = DBTaskResult._meta
-    changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")  # Django's admin: the queue
-    link = changelist + "?status__exact=READY" + QUEUE_STALLED_FRAGMENT
+    # The system status page: the hospital's administrators may open it (Django's admin is for staff users only).
+    link = reverse("core:system_status") + QUEUE_STALLED_FRAGMENT
     with translation.override(settings.LANGUAGE_CODE):
         message = _(
             "The background workers seem stopped or stuck: the oldest waiting task (%(task)s) has waited %(minutes)d "

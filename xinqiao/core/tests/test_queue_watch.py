@@ -51,7 +51,7 @@ def test_a_queue_nobody_works_on_notifies_every_hospitals_administrators_once(wo
     assert {notice.level for notice in notices} == {Notification.Level.ERROR}
     assert "commit_metric_import" in notices[0].message
     assert "12 minutes" in notices[0].message
-    assert notices[0].link == "/django-admin/django_tasks_database/dbtaskresult/?status__exact=READY#queue-stalled"
+    assert notices[0].link == "/system/#queue-stalled"
 
     assert watch_queue(now=later + dt.timedelta(minutes=5)) == 17
     assert stalled_notices().count() == len(notices)  # not repeated while open
