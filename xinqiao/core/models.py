@@ -485,3 +485,24 @@ class SchedulerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"scheduler {self.instance} at {self.ticked_at:%Y-%m-%d %H:%M:%S}"
+
+
+class BackupRecord(models.Model):
+    """A backup made by ``manage.py backup`` (xinqiao/core/backup.py) and what ``verify_backup`` last found, for the
+    system status page. The backup itself lives in its directory; this is only the record."""
+
+    name = models.CharField(max_length=100, unique=True)  # xinqiao-<UTC time>
+    location = models.CharField(max_length=500)  # the backup directory's path on the machine that made it
+    created_at = models.DateTimeField()
+    vendor = models.CharField(max_length=20)
+    bytes = models.BigIntegerField()
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_ok = models.BooleanField(null=True)
+
+    class Meta:
+        verbose_name = _("backup record")
+        verbose_name_plural = _("backup records")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -32,6 +32,7 @@ from xinqiao.core.exceptions import ApplicationError
 from xinqiao.core.models import (
     AuditChainHead,
     AuditEvent,
+    BackupRecord,
     Consent,
     Hospital,
     LegalHold,
@@ -81,7 +82,8 @@ SWEPT_RULES: dict[str, str] = {
         "still verifies), and the admin log."
     ),
     "operational": gettext_lazy(
-        "Notices, finished outbound messages, login throttles and task results deleted after a year; expired sessions."
+        "Notices, finished outbound messages, login throttles, task results and backup records deleted after a year; "
+        "expired sessions."
     ),
     "legal_hold": gettext_lazy("Released holds deleted 3 years after their release."),
 }
@@ -378,6 +380,7 @@ def _global(now: dt.datetime, dry_run: bool) -> Counter:
             LoginThrottle.objects.filter(window_started_at__lt=operational).exclude(locked_until__gte=now), dry_run
         ),
         task_results_deleted=_delete_chunked(DBTaskResult.objects.filter(finished_at__lt=operational), dry_run),
+        backup_records_deleted=_delete_chunked(BackupRecord.objects.filter(created_at__lt=operational), dry_run),
         sessions_deleted=_delete_chunked(Session.objects.filter(expire_date__lt=now), dry_run),
         admin_log_deleted=_delete_chunked(LogEntry.objects.filter(action_time__lt=audit_cutoff), dry_run),
     )

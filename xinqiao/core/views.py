@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from xinqiao.core import access, health, retention, selectors, services
 from xinqiao.core.access import Action
 from xinqiao.core.audit import audit_verify_chain
+from xinqiao.core.backup import BACKUP_STALE_AFTER
 from xinqiao.core.exceptions import ApplicationError
 from xinqiao.core.forms import (
     ApiKeyForm,
@@ -48,7 +49,17 @@ from xinqiao.core.forms import (
     VisitForm,
 )
 from xinqiao.core.middleware import SESSION_HOSPITAL_KEY
-from xinqiao.core.models import ApiKey, AuditEvent, Department, Doctor, LegalHold, Membership, Patient, Visit
+from xinqiao.core.models import (
+    ApiKey,
+    AuditEvent,
+    BackupRecord,
+    Department,
+    Doctor,
+    LegalHold,
+    Membership,
+    Patient,
+    Visit,
+)
 from xinqiao.core.periodic import PERIODIC_JOBS
 
 User = get_user_model()
@@ -851,6 +862,7 @@ def system_status(request: HttpRequest) -> HttpResponse:
     instances = health.scheduler_instances(now)
     queue = health.queue_state(now)
     checks = [*health.ready_checks(), health.check_scheduler(now, instances), health.check_queue(now, queue)]
+    last_backup = BackupRecord.objects.first()
     return render(
         request,
         "core/system_status.html",
@@ -864,6 +876,9 @@ def system_status(request: HttpRequest) -> HttpResponse:
             "oldest_task": queue.oldest_task.rsplit(".", 1)[-1],
             "jobs": [(job.name, _every(job.every)) for job in PERIODIC_JOBS],
             "stall_minutes": int(health.QUEUE_STALL_AFTER.total_seconds() // 60),
+            "last_backup": last_backup,
+            "backup_stale": last_backup is not None and now - last_backup.created_at > BACKUP_STALE_AFTER,
+            "backup_stale_hours": int(BACKUP_STALE_AFTER.total_seconds() // 3600),
         },
     )
 
