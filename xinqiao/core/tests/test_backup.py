@@ -34,6 +34,15 @@ def media(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def english(settings):
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"  # the commands' messages in English (the page in Chinese: the last test)
+    with translation.override("en"):
+        yield
+
+
 def run_backup(output: Path, *arguments: str) -> str:
     out = io.StringIO()
     call_command("backup", "--output-dir", str(output), *arguments, stdout=out)
@@ -159,8 +168,7 @@ def test_a_backup_of_the_same_second_is_refused_and_a_failure_leaves_nothing(wor
     assert BackupRecord.objects.count() == 1
 
 
-def test_the_system_status_page_shows_the_newest_backup(client, world, media, tmp_path, settings):
-    settings.LANGUAGE_CODE = "en"
+def test_the_system_status_page_shows_the_newest_backup(client, world, media, tmp_path):
     client.force_login(world.users["admin"])
     page = client.get("/system/").content.decode()
     assert "No backup made with manage.py backup is recorded" in page
@@ -177,3 +185,15 @@ def test_the_system_status_page_shows_the_newest_backup(client, world, media, tm
     assert "Overdue" not in page
     assert result.path.name in page
     assert '<span class="badge ok">Intact</span>' in page
+
+
+def test_the_commands_speak_the_deployments_language(world, media, tmp_path, settings):
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "zh-hans"
+    with translation.override("zh-hans"):
+        printed = run_backup(tmp_path / "backups", "--no-media")
+        out = io.StringIO()
+        call_command("verify_backup", str(only_backup(tmp_path / "backups")), stdout=out)
+    assert "备份已写入" in printed
+    assert "完好" in out.getvalue()
