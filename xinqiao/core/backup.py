@@ -131,6 +131,9 @@ def _postgres_environment() -> dict[str, str]:
         if settings_dict.get(key):
             environment[variable] = str(settings_dict[key])
     environment["PGDATABASE"] = settings_dict["NAME"]
+    sslmode = (settings_dict.get("OPTIONS") or {}).get("sslmode")
+    if sslmode:
+        environment["PGSSLMODE"] = str(sslmode)
     return environment
 
 
@@ -274,7 +277,8 @@ def backup_verify(path: Path) -> VerifyReport:
             _("The backup predates %(count)s migration(s) of this release: manage.py migrate after restoring it.")
             % {"count": newer}
         )
-    BackupRecord.objects.filter(location=str(path)).update(verified_at=timezone.now(), verified_ok=report.ok)
+    # By name: the directory may be given by a relative path, or have been moved since.
+    BackupRecord.objects.filter(name=path.resolve().name).update(verified_at=timezone.now(), verified_ok=report.ok)
     return report
 
 
