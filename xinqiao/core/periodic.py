@@ -19,7 +19,7 @@ from django.tasks import task_backends
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from xinqiao.core.health import QUEUE_STALL_AFTER
+from xinqiao.core.health import QUEUE_STALL_AFTER, queue_state
 
 MINUTE = dt.timedelta(minutes=1)
 
@@ -136,7 +136,6 @@ def watch_queue(*, now: dt.datetime) -> int | None:
     once that is no longer so, the open notices are resolved. Returns the oldest task's wait in minutes when the
     queue is stalled, else None (no database queue: None)."""
     from xinqiao.channels.models import Notification
-    from xinqiao.core.health import queue_state
 
     state = queue_state(now)
     if not state.database_queue:
