@@ -215,7 +215,8 @@ def expired_patients(hospital: Hospital, now: dt.datetime, *, among: list[int] |
 def _patients(hospital: Hospital, now: dt.datetime, dry_run: bool) -> Counter:
     """Anonymise the expired patients a batch (``CHUNK``) per transaction: the batch's rows are locked, the rule
     is checked again for them under the lock (a visit, touch, consultation or consent recorded since the first
-    look keeps a patient, as does an erasure that came first), and the rest are erased with a few statements."""
+    look keeps a patient, as do a legal hold placed meanwhile and an erasure that came first), and the rest are
+    erased with a few statements."""
     held = held_ids(hospital, LegalHold.Subject.PATIENT)
     expired = expired_patients(hospital, now)
     counts = Counter(patients_held=sum(1 for pk in expired if pk in held))
@@ -240,7 +241,8 @@ def anonymise_patients(hospital: Hospital, due: list[int], now: dt.datetime) -> 
                 .order_by("pk")
                 .values_list("pk", flat=True)
             )
-            still = expired_patients(hospital, now, among=batch) if batch else []
+            held = held_ids(hospital, LegalHold.Subject.PATIENT) if batch else set()  # a hold placed meanwhile
+            still = [pk for pk in expired_patients(hospital, now, among=batch) if pk not in held] if batch else []
             erase_identities(still, now=now, recorded_by=None, notice_version="retention")
         done += len(still)
     return done

@@ -229,6 +229,24 @@ def test_a_contact_recorded_after_the_first_look_keeps_the_patient(world, monkey
     assert report.by_hospital[world.hospital.code]["patients_anonymised"] == 2
 
 
+@pytest.mark.django_db
+def test_a_hold_placed_after_the_first_look_keeps_the_patient(world, monkeypatch):
+    lead = world.patients[0]
+    listing = retention.expired_patients
+
+    def list_then_hold(hospital, now, *, among=None):
+        found = listing(hospital, now, among=among)
+        if among is None and not LegalHold.objects.exists():  # placed before the batch is locked
+            hold(world, LegalHold.Subject.PATIENT, lead.pk)
+        return found
+
+    monkeypatch.setattr(retention, "expired_patients", list_then_hold)
+    report = sweep(world, 400)
+
+    assert not erased(lead)
+    assert report.by_hospital[world.hospital.code]["patients_anonymised"] == 2
+
+
 # -- legal holds ------------------------------------------------------------------------------------------------
 
 
