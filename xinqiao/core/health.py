@@ -167,10 +167,15 @@ class QueueState:
     stalled: bool = False
 
 
-def queue_state(now: dt.datetime) -> QueueState:
+def _database_queue() -> bool:
+    """Whether tasks wait in the database queue (``db_worker``); the immediate backend runs them at once."""
     from django_tasks_db.backend import DatabaseBackend
 
-    if not isinstance(task_backends["default"], DatabaseBackend):
+    return isinstance(task_backends["default"], DatabaseBackend)
+
+
+def queue_state(now: dt.datetime) -> QueueState:
+    if not _database_queue():
         return QueueState(database_queue=False)
     from django.db.models import Count, Max, Q
     from django.tasks import TaskResultStatus
@@ -248,9 +253,7 @@ def background_checks(now: dt.datetime) -> list[Check]:
 def recent_failures(now: dt.datetime, limit: int = 20) -> list[dict[str, Any]]:
     """The tasks that failed in the last day: which task, when, and the exception's class (never its message or
     traceback, which may quote data)."""
-    from django_tasks_db.backend import DatabaseBackend
-
-    if not isinstance(task_backends["default"], DatabaseBackend):
+    if not _database_queue():
         return []
     from django.tasks import TaskResultStatus
     from django_tasks_db.models import DBTaskResult
