@@ -70,6 +70,7 @@ def _wipe(hospital) -> None:
         AccountMetricDaily,
         Consultation,
         ContentMetricDaily,
+        ContentMetricRollup,
         CostEntry,
         InfluenceIndex,
         Touch,
@@ -79,8 +80,8 @@ def _wipe(hospital) -> None:
     from xinqiao.core.models import Visit
 
     TrackingClick.objects.filter(link__hospital=hospital).delete()
-    for model in (TrackingLink, Touch, Consultation, Visit, ContentMetricDaily, AccountMetricDaily, CostEntry,
-                  InfluenceIndex, Publication):  # fmt: skip
+    for model in (TrackingLink, Touch, Consultation, Visit, ContentMetricRollup, ContentMetricDaily, AccountMetricDaily,
+                  CostEntry, InfluenceIndex, Publication):  # fmt: skip
         model.objects.filter(hospital=hospital).delete()
     Revision.objects.filter(item__hospital=hospital).delete()
     ContentItem.objects.filter(hospital=hospital).delete()
@@ -88,28 +89,36 @@ def _wipe(hospital) -> None:
 
 
 def _written_day_by_day(hospital) -> bool:
-    """Whether the stored rows were written in date order (first row on the year's first day, last on its last);
-    data written key by key by an older version of this module is built again."""
+    """Whether the stored rows were written in date order (the first row on the year's first day, the last on the
+    last day with rows: no item is still active on the year's very last day); data written key by key by an older
+    version of this module is built again."""
+    from django.db.models import Max
+
     from xinqiao.analytics.models import ContentMetricDaily
 
-    days = ContentMetricDaily.objects.filter(hospital=hospital).order_by("pk").values_list("stat_date", flat=True)
-    return days.first() == END - dt.timedelta(days=YEAR_DAYS - 1) and days.last() == END
+    rows = ContentMetricDaily.objects.filter(hospital=hospital)
+    days = rows.order_by("pk").values_list("stat_date", flat=True)
+    last_day = rows.aggregate(last=Max("stat_date"))["last"]
+    return days.first() == END - dt.timedelta(days=YEAR_DAYS - 1) and days.last() == last_day
 
 
 def build(quick: bool, seed: int = 2026) -> dict[str, Any]:
     """Create (or reuse) the bench hospital's data; returns what exists and how long building took."""
     from django.contrib.auth import get_user_model
     from django.db import transaction
+    from django.db.models import Sum
     from django.utils import timezone
 
     from xinqiao.analytics.models import (
         AccountMetricDaily,
         Consultation,
         ContentMetricDaily,
+        ContentMetricRollup,
         CostEntry,
         MetricSource,
         Touch,
     )
+    from xinqiao.analytics.services.rollup import content_rollup_rebuild
     from xinqiao.channels.models import PlatformAccount, Publication, TrackingClick, TrackingLink
     from xinqiao.content.models import ContentItem, Revision
     from xinqiao.core import demo
@@ -125,6 +134,10 @@ def build(quick: bool, seed: int = 2026) -> dict[str, Any]:
         and Touch.objects.filter(hospital=hospital).count() == scale["touches"]
         and _written_day_by_day(hospital)
     ):
+        summed = ContentMetricRollup.objects.filter(hospital=hospital).aggregate(rows=Sum("fact_rows"))["rows"]
+        if summed != existing:  # (data built before the rollup existed)
+            with transaction.atomic():
+                content_rollup_rebuild(hospitals=[hospital])
         return {"reused": True, "rows": existing, "seconds": 0.0}
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -223,6 +236,8 @@ def build(quick: bool, seed: int = 2026) -> dict[str, Any]:
     if batch:
         with transaction.atomic():
             demo._insert_rows(ContentMetricDaily, columns, batch)
+    with transaction.atomic():
+        content_rollup_rebuild(hospitals=[hospital])
     followers_rows = []
     for account in accounts:
         followers = rng.randint(5_000, 200_000)
@@ -287,12 +302,19 @@ def analyze() -> None:
     """Fresh planner statistics after a bulk load (PostgreSQL would otherwise plan with empty-table guesses)."""
     from django.db import connection
 
-    from xinqiao.analytics.models import AccountMetricDaily, Consultation, ContentMetricDaily, Touch
+    from xinqiao.analytics.models import (
+        AccountMetricDaily,
+        Consultation,
+        ContentMetricDaily,
+        ContentMetricRollup,
+        Touch,
+    )
     from xinqiao.channels.models import TrackingClick
     from xinqiao.core.models import Visit
 
     with connection.cursor() as cursor:
-        for model in (ContentMetricDaily, AccountMetricDaily, Touch, Consultation, TrackingClick, Visit):
+        for model in (ContentMetricDaily, ContentMetricRollup, AccountMetricDaily, Touch, Consultation, TrackingClick,
+                      Visit):  # fmt: skip
             cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 

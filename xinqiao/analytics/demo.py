@@ -48,6 +48,7 @@ from xinqiao.analytics.models import (
     MetricSource,
     Touch,
 )
+from xinqiao.analytics.services.rollup import content_rollup_rebuild
 from xinqiao.channels.models import PlatformAccount, Publication, TrackingClick, TrackingLink
 from xinqiao.core.demo import FLAT, SCHOOL_HOLIDAYS, SUMMER, WINTER, _insert_rows
 from xinqiao.core.exceptions import ApplicationError
@@ -697,6 +698,7 @@ def seed_analytics_demo(hospital: Hospital, *, seed: int = DEFAULT_SEED, today: 
         pieces = existing + archive + generator.pieces(accounts)
         content_rows, follows = generator.content_rows(pieces, now)
         _insert_rows(ContentMetricDaily, CONTENT_COLUMNS, content_rows)
+        content_rollup_rebuild(hospitals=[hospital])
         _insert_rows(AccountMetricDaily, ACCOUNT_COLUMNS, generator.account_rows(accounts, follows, now))
         links = dict(TrackingLink.objects.filter(hospital=hospital).values_list("publication_id", "pk"))
         publications = [

@@ -160,6 +160,49 @@ class ContentMetricDaily(models.Model):
         return f"{self.content_key} {self.stat_date}"
 
 
+class ContentMetricRollup(models.Model):
+    """The content facts of one account and day summed per topic and department: the rows the overview's daily
+    trend, the period totals and the platform and account splits add up instead of every fact (a year of a large
+    hospital is 5,000,000 facts and a few hundred thousand of these).
+
+    Derived data, never edited: every writer of ``ContentMetricDaily`` recomputes the account's days it wrote
+    (``services.rollup.content_rollup_refresh``, in the writer's transaction), and ``manage.py
+    rebuild_content_rollup`` recomputes or checks a whole hospital. Deleting an account or a hospital deletes its
+    rows with the facts."""
+
+    hospital = models.ForeignKey(
+        Hospital, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    account = models.ForeignKey(PlatformAccount, on_delete=models.CASCADE, related_name="+", db_index=False)
+    platform = models.CharField(max_length=20, choices=PlatformAccount.Platform.choices)
+    topic = models.CharField(max_length=40, blank=True)
+    department_id_snapshot = models.IntegerField(null=True, blank=True)
+    stat_date = models.DateField()
+    fact_rows = models.IntegerField()  # the facts summed: content items with a row that day
+    impressions = models.BigIntegerField()
+    views = models.BigIntegerField()
+    viewers = models.BigIntegerField()
+    likes = models.BigIntegerField()
+    comments = models.BigIntegerField()
+    shares = models.BigIntegerField()
+    favorites = models.BigIntegerField()
+    follows_gained = models.BigIntegerField()
+    # Σ completion_rate × views and Σ views over the facts that report a completion rate (NULL when none does)
+    completion_weighted = models.FloatField(null=True, blank=True)
+    completion_views = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("content metric rollup")
+        verbose_name_plural = _("content metric rollups")
+        indexes = [
+            models.Index(fields=["hospital", "stat_date"], name="content_rollup_hospital_day"),
+            models.Index(fields=["account", "stat_date"], name="content_rollup_account_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.stat_date} {self.topic}"
+
+
 class AccountMetricDaily(models.Model):
     """Followers of one account on one day."""
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from xinqiao.analytics.models import AccountMetricDaily, ContentMetricDaily, CostEntry
+from xinqiao.analytics.models import AccountMetricDaily, ContentMetricDaily, ContentMetricRollup, CostEntry
 from xinqiao.core.models import Hospital
 
 LOCAL_TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -63,7 +63,7 @@ def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
     return start - dt.timedelta(days=days), start - dt.timedelta(days=1)
 
 
-def _department_scope(filters: Filters, department_ids: Iterable[int] | None) -> set[int] | None:
+def department_scope(filters: Filters, department_ids: Iterable[int] | None) -> set[int] | None:
     """The departments rows must belong to, or None for no department restriction."""
     scope: set[int] | None = None if department_ids is None else set(department_ids)
     if filters.department_id:
@@ -87,6 +87,19 @@ def content_rows(
     return _filter_content(rows, filters, department_ids)
 
 
+def rollup_rows(
+    hospital: Hospital,
+    start: dt.date,
+    end: dt.date,
+    filters: Filters | None = None,
+    department_ids: Iterable[int] | None = None,
+) -> QuerySet[ContentMetricRollup]:
+    """The content rollup of one hospital in [start, end] with every filter applied: the same sums as
+    ``content_rows`` from a row per account, day, topic and department (the filters' columns are all there)."""
+    rows = ContentMetricRollup.objects.filter(hospital=hospital, stat_date__gte=start, stat_date__lte=end)
+    return _filter_content(rows, filters, department_ids)
+
+
 def publication_content_rows(
     hospital: Hospital,
     publication_ids: Iterable[int],
@@ -104,10 +117,8 @@ def publication_content_rows(
     return _filter_content(rows, filters, department_ids)
 
 
-def _filter_content(
-    rows: QuerySet[ContentMetricDaily], filters: Filters | None, department_ids: Iterable[int] | None
-) -> QuerySet[ContentMetricDaily]:
-    """The dashboard filters and the department scope on content facts."""
+def _filter_content(rows: QuerySet, filters: Filters | None, department_ids: Iterable[int] | None) -> QuerySet:
+    """The dashboard filters and the department scope on content facts (or their rollup)."""
     filters = filters or Filters()
     if filters.platform:
         rows = rows.filter(platform=filters.platform)
@@ -116,7 +127,7 @@ def _filter_content(
     if filters.topic:
         # (the explicit "not empty" lets SQLite read the partial topic index, see the model)
         rows = rows.filter(topic=filters.topic).exclude(topic="")
-    departments = _department_scope(filters, department_ids)
+    departments = department_scope(filters, department_ids)
     if departments is not None:
         rows = rows.filter(department_id_snapshot__in=departments)
     return rows
@@ -146,7 +157,7 @@ def account_q(filters: Filters, department_ids: Iterable[int] | None, *, prefix:
         q &= Q(**{f"{prefix}platform": filters.platform})
     if filters.account_id:
         q &= Q(**{f"{prefix}pk": filters.account_id})
-    departments = _department_scope(filters, department_ids)
+    departments = department_scope(filters, department_ids)
     if departments is not None:
         q &= Q(**{f"{prefix}department_id__in": departments})
     return q
@@ -165,7 +176,7 @@ def publication_q(
         q &= Q(**{f"{prefix}account__platform": filters.platform})
     if filters.account_id:
         q &= Q(**{f"{prefix}account_id": filters.account_id})
-    departments = _department_scope(filters, department_ids)
+    departments = department_scope(filters, department_ids)
     if departments is not None:
         q &= Q(**{f"{prefix}item__department_id__in": departments})
     if filters.topic:
@@ -193,7 +204,7 @@ def cost_rows(
         rows = rows.filter(Q(platform=filters.platform) | Q(account__platform=filters.platform))
     if filters.account_id:
         rows = rows.filter(account_id=filters.account_id)
-    departments = _department_scope(filters, department_ids)
+    departments = department_scope(filters, department_ids)
     if departments is not None:
         rows = rows.filter(account__department_id__in=departments)
     return rows

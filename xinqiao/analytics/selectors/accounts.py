@@ -10,9 +10,9 @@ from typing import Any
 from django.db.models import Max, Sum
 
 from xinqiao.analytics.models import AccountMetricDaily, InfluenceIndex
-from xinqiao.analytics.selectors import Filters, account_q, account_rows, content_rows
+from xinqiao.analytics.selectors import Filters, account_q, account_rows
 from xinqiao.analytics.selectors.content import _derived
-from xinqiao.analytics.selectors.period import content_totals, totals_with_posts
+from xinqiao.analytics.selectors.period import content_totals, grouped_content_totals
 from xinqiao.channels.models import PlatformAccount
 from xinqiao.core.models import Hospital
 
@@ -55,7 +55,7 @@ def account_table(
     content_filters = Filters(platform=filters.platform, account_id=filters.account_id, topic=filters.topic)
     content = {
         row["account_id"]: row
-        for row in totals_with_posts(content_rows(hospital, start, end, content_filters, None), "account_id")
+        for row in grouped_content_totals(hospital, start, end, content_filters, None, "account_id")
     }
     rows = []
     for account in accounts:

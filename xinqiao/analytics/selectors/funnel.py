@@ -10,7 +10,7 @@ from django.db.models import Sum
 from django.utils.translation import gettext_lazy as _
 
 from xinqiao.analytics import attribution, kpis
-from xinqiao.analytics.selectors import Filters, content_rows
+from xinqiao.analytics.selectors import Filters, rollup_rows
 from xinqiao.analytics.selectors.period import tracking_click_count
 from xinqiao.channels.models import Publication
 from xinqiao.core.models import Hospital
@@ -35,7 +35,7 @@ def funnel(
 ) -> dict[str, Any]:
     """Stage counts with the step rate from the previous stage, and per publication first/last-touch credit."""
     filters = Filters.coerce(filters)
-    exposure = content_rows(hospital, start, end, filters, department_ids).aggregate(total=Sum("impressions"))["total"]
+    exposure = rollup_rows(hospital, start, end, filters, department_ids).aggregate(total=Sum("impressions"))["total"]
     result = attribution.attribute(
         hospital=hospital, start=start, end=end, filters=filters, department_ids=department_ids
     )

@@ -6,13 +6,13 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from xinqiao.analytics.selectors import Filters, content_rows
+from xinqiao.analytics.selectors import Filters, rollup_rows
 from xinqiao.analytics.selectors.period import (
-    content_aggregate_expressions,
     content_totals,
+    grouped_content_totals,
     period_summary,
+    rollup_aggregate_expressions,
     sum_content_totals,
-    totals_with_posts,
 )
 from xinqiao.core.models import Hospital
 
@@ -20,12 +20,12 @@ from xinqiao.core.models import Hospital
 def daily_totals(
     hospital: Hospital, start: dt.date, end: dt.date, filters: Filters, department_ids: Iterable[int] | None
 ) -> dict[dt.date, dict[str, Any]]:
-    """Content sums per day (one GROUP BY stat_date)."""
+    """Content sums per day (one GROUP BY stat_date over the content rollup)."""
     return {
         row["stat_date"]: content_totals(row)
-        for row in content_rows(hospital, start, end, filters, department_ids)
+        for row in rollup_rows(hospital, start, end, filters, department_ids)
         .values("stat_date")
-        .annotate(**content_aggregate_expressions())
+        .annotate(**rollup_aggregate_expressions())
         .order_by("stat_date")
     }
 
@@ -63,7 +63,7 @@ def platform_split(
 ) -> list[dict[str, Any]]:
     """Per platform: posts, impressions, views, interactions, interaction rate; most viewed first."""
     rows = []
-    for row in totals_with_posts(content_rows(hospital, start, end, filters, department_ids), "platform"):
+    for row in grouped_content_totals(hospital, start, end, filters, department_ids, "platform"):
         totals = content_totals(row)
         interactions = sum(totals[name] for name in ("likes", "comments", "shares", "favorites"))
         rows.append(

@@ -8,6 +8,7 @@ share. Inputs are gathered with a handful of aggregate queries (no per-row work)
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -15,17 +16,19 @@ from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Cast
 
 from xinqiao.analytics import attribution, kpis
-from xinqiao.analytics.models import AccountMetricDaily, Consultation
+from xinqiao.analytics.models import AccountMetricDaily, Consultation, ContentMetricDaily
 from xinqiao.analytics.selectors import (
     Filters,
     account_q,
     account_rows,
     content_rows,
     cost_rows,
+    department_scope,
     local_bounds,
     previous_period,
     prorated_fen,
     publication_q,
+    rollup_rows,
 )
 from xinqiao.channels.models import PlatformAccount, TrackingClick
 from xinqiao.core.models import Hospital
@@ -42,6 +45,78 @@ def content_aggregate_expressions() -> dict[str, Any]:
     )
     expressions["total_completion_views"] = Sum("views", filter=Q(completion_rate__isnull=False))
     return expressions
+
+
+def rollup_aggregate_expressions() -> dict[str, Any]:
+    """``content_aggregate_expressions`` over the content rollup (whose rows hold those sums already)."""
+    expressions: dict[str, Any] = {f"total_{name}": Sum(name) for name in CONTENT_SUMS}
+    expressions["total_completion_weighted"] = Sum("completion_weighted")
+    expressions["total_completion_views"] = Sum("completion_views")
+    return expressions
+
+
+def posts_per_group(
+    hospital: Hospital,
+    start: dt.date,
+    end: dt.date,
+    filters: Filters,
+    department_ids: Iterable[int] | None,
+    group: str,
+) -> dict[Any, int]:
+    """Per platform or per account (``group``): the content items (distinct content keys) with a fact in the period.
+
+    A distinct count cannot be added up from daily sums, so this one reads the facts. Without a topic or department
+    condition it reads only the (account, day, content key) unique index: the distinct (account, key) pairs of the
+    matching accounts' days, with the platform taken from the account. (SQLite's DISTINCT keeps one entry per pair,
+    where a GROUP BY over the facts sorted every row: 11 s of a year's 5,000,000 rows.)
+    """
+    if filters.topic or department_scope(filters, department_ids) is not None:
+        pairs = set(
+            content_rows(hospital, start, end, filters, department_ids)
+            .order_by()
+            .values_list(group, "content_key")
+            .distinct()
+        )
+    else:
+        platforms = dict(
+            PlatformAccount.objects.filter(account_q(filters, None), hospital=hospital).values_list("pk", "platform")
+        )
+        stored = (
+            ContentMetricDaily.objects.filter(account_id__in=list(platforms), stat_date__gte=start, stat_date__lte=end)
+            .order_by()
+            .values_list("account_id", "content_key")
+            .distinct()
+        )
+        if group == "platform":
+            pairs = {(platforms[account_id], key) for account_id, key in stored}
+        elif group == "account_id":
+            pairs = set(stored)
+        else:
+            raise ValueError(f"posts are counted per platform or account, not {group!r}")
+    return dict(Counter(value for value, _key in pairs))
+
+
+def grouped_content_totals(
+    hospital: Hospital,
+    start: dt.date,
+    end: dt.date,
+    filters: Filters,
+    department_ids: Iterable[int] | None,
+    group: str,
+) -> list[dict[str, Any]]:
+    """What ``totals_with_posts`` gives for the facts of the period grouped by ``group`` ("platform" or
+    "account_id"), the sums read from the content rollup: ``{group, "posts", total_…}`` per group, sorted."""
+    posts = posts_per_group(hospital, start, end, filters, department_ids, group)
+    rows = list(
+        rollup_rows(hospital, start, end, filters, department_ids)
+        .order_by()
+        .values(group)
+        .annotate(**rollup_aggregate_expressions())
+    )
+    for row in rows:
+        row["posts"] = posts.get(row[group], 0)
+    rows.sort(key=lambda row: (row[group] is None, row[group]))
+    return rows
 
 
 def totals_with_posts(queryset, *group_by: str) -> list[dict[str, Any]]:
@@ -207,7 +282,7 @@ def period_aggregates(
         values = dict(content_values)
     else:
         values = content_totals(
-            content_rows(hospital, start, end, filters, department_ids).aggregate(**content_aggregate_expressions())
+            rollup_rows(hospital, start, end, filters, department_ids).aggregate(**rollup_aggregate_expressions())
         )
     values["net_followers"] = (
         account_rows(hospital, start, end, filters, department_ids).aggregate(total=Sum("net_followers"))["total"] or 0

@@ -46,6 +46,7 @@ from xinqiao.analytics.importers.parse import (
 )
 from xinqiao.analytics.importers.values import SHANGHAI
 from xinqiao.analytics.models import AccountMetricDaily, ContentMetricDaily, MetricImport, MetricSource
+from xinqiao.analytics.services.rollup import account_lock, content_rollup_refresh
 from xinqiao.channels.models import PlatformAccount, Publication
 from xinqiao.core.access import Action, Principal
 from xinqiao.core.audit import audit_record
@@ -171,10 +172,15 @@ def upsert_content(
     metric_import: MetricImport | None = None,
 ) -> tuple[int, int, int]:
     """Write content facts, (created, updated, unchanged). Values the record does not carry keep their stored
-    value; ``extra`` is merged key by key. Must run inside the caller's transaction."""
+    value; ``extra`` is merged key by key. The account's rollup of the days written is recomputed. Must run inside
+    the caller's transaction: the account row stays locked until it ends (one writer of an account at a time)."""
+    account_lock(account.pk)
     if isinstance(records, ContentColumns):
         counts = _insert_new_content(account=account, records=records, source=source, metric_import=metric_import)
         if counts is not None:
+            if counts[0]:
+                dates = records.stat_dates
+                content_rollup_refresh(account_id=account.pk, start=min(dates), end=max(dates))
             return counts
     records = list(records)
     if not records:
@@ -256,6 +262,9 @@ def upsert_content(
         unique=("account_id", "stat_date", "content_key"),
         columns=("hospital_id", "account_id", "content_key", "stat_date", *CONTENT_VALUE_FIELDS, *WRITE_FIELDS),
     )
+    if to_write:
+        written_days = [values["stat_date"] for values in to_write]
+        content_rollup_refresh(account_id=account.pk, start=min(written_days), end=max(written_days))
     return created, updated, unchanged
 
 

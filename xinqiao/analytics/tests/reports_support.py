@@ -12,6 +12,7 @@ import datetime as dt
 import zoneinfo
 
 from xinqiao.analytics.models import AccountMetricDaily, ContentMetricDaily, MetricSource
+from xinqiao.analytics.services.rollup import content_rollup_rebuild
 from xinqiao.channels.models import PlatformAccount
 from xinqiao.core.models import Hospital
 
@@ -62,6 +63,7 @@ def build_metrics(hospital: Hospital, *, department_id: int | None = None) -> di
             )
         )  # fmt: skip
     ContentMetricDaily.objects.bulk_create(rows)
+    content_rollup_rebuild(hospitals=[hospital])
     AccountMetricDaily.objects.bulk_create(
         [
             AccountMetricDaily(hospital=hospital, account=accounts["wechat_oa"], stat_date=dt.date(2026, 9, 30),

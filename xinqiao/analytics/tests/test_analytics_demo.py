@@ -14,7 +14,15 @@ from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
 from xinqiao.analytics.demo import DEMO_MARK, demo_analytics_counts, seed_analytics_demo
-from xinqiao.analytics.models import AccountMetricDaily, Consultation, ContentMetricDaily, CostEntry, Touch
+from xinqiao.analytics.models import (
+    AccountMetricDaily,
+    Consultation,
+    ContentMetricDaily,
+    ContentMetricRollup,
+    CostEntry,
+    Touch,
+)
+from xinqiao.analytics.services.rollup import content_rollup_differences
 from xinqiao.analytics.tests.reports_support import SHANGHAI
 from xinqiao.channels.models import Publication
 from xinqiao.content.demo import seed_content_demo
@@ -70,6 +78,11 @@ def test_a_year_of_facts_with_exact_counts(demo_world):
     assert touched <= {p.pk for p in demo_world.patients}
     assert Consultation.objects.filter(source_ref__startswith=DEMO_MARK).count() == EXPECTED["consultations"]
     assert CostEntry.objects.filter(kind="kol").count() == 4
+    # the dashboards' daily sums came with the facts
+    assert ContentMetricRollup.objects.filter(hospital=demo_world.hospital).aggregate(rows=Sum("fact_rows")) == {
+        "rows": EXPECTED["content_metrics"]
+    }
+    assert content_rollup_differences(hospital=demo_world.hospital) == (0, [])
 
 
 def test_second_run_changes_nothing(demo_world):

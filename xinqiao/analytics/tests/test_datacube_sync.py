@@ -6,8 +6,9 @@ import datetime as dt
 
 import pytest
 
-from xinqiao.analytics.models import AccountMetricDaily, ContentMetricDaily
+from xinqiao.analytics.models import AccountMetricDaily, ContentMetricDaily, ContentMetricRollup
 from xinqiao.analytics.services.datacube import latest_available_day, metrics_sync_wechat
+from xinqiao.analytics.services.rollup import content_rollup_differences
 from xinqiao.channels.models import Publication
 from xinqiao.channels.platforms.wechat_oa.client import BEIJING
 from xinqiao.channels.platforms.wechat_oa.sandbox import DatacubeHistory
@@ -86,6 +87,11 @@ def test_sync_writes_account_and_article_days_exactly_as_the_platform_reports(wo
     assert set(ContentMetricDaily.objects.values_list("source", "platform", "content_format")) == {
         ("api", "wechat_oa", "article")
     }
+    # the dashboards' daily sums of those days were written with them
+    rollup = ContentMetricRollup.objects.filter(account=account)
+    assert sum(rollup.values_list("fact_rows", flat=True)) == len(expected_articles)
+    assert sum(rollup.values_list("views", flat=True)) == sum(article[2] for article in expected_articles)
+    assert content_rollup_differences(hospital=world.hospital) == (0, [])
 
 
 def test_a_second_sync_changes_nothing(world, wechat_oa_sandbox, days):

@@ -18,6 +18,7 @@ from xinqiao.analytics.selectors import rankings as ranking_selectors
 from xinqiao.analytics.selectors import roi as roi_selectors
 from xinqiao.analytics.selectors import topics as topic_selectors
 from xinqiao.analytics.selectors.overview import overview
+from xinqiao.analytics.services.rollup import content_rollup_refresh
 from xinqiao.analytics.tests.test_selectors_period import OCT, at, build_dashboard_data
 from xinqiao.channels.models import PlatformAccount
 
@@ -187,6 +188,7 @@ def test_overview_query_count_does_not_grow_with_rows(world, data):
             hospital=world.hospital, account=data.accounts["douyin"], platform="douyin", content_key=f"extra{day}",
             topic="高血压", stat_date=dt.date(2026, 10, day), views=10, source=MetricSource.SEED,
         )  # fmt: skip
+    content_rollup_refresh(account_id=data.accounts["douyin"].pk, start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 19))
 
     with CaptureQueriesContext(connection) as after:
         result = overview(**window(world))

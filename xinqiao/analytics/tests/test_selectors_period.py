@@ -27,6 +27,7 @@ from xinqiao.analytics.models import (
 )
 from xinqiao.analytics.selectors import Filters
 from xinqiao.analytics.selectors.period import period_summary
+from xinqiao.analytics.services.rollup import content_rollup_refresh
 from xinqiao.channels.models import PlatformAccount, Publication, TrackingClick, TrackingLink
 from xinqiao.content.models import ContentItem, Revision
 from xinqiao.core.models import Visit
@@ -69,7 +70,8 @@ def make_publication(world, account, *, title: str, department: str | None, topi
 
 
 def metric(world, account, publication, key, day, *, topic, fmt, department, completion=None, **counts):
-    return ContentMetricDaily.objects.create(
+    """One fact, and the account's rollup of that day recomputed (as every writer of facts does)."""
+    fact = ContentMetricDaily.objects.create(
         hospital=world.hospital,
         account=account,
         publication=publication,
@@ -85,6 +87,8 @@ def metric(world, account, publication, key, day, *, topic, fmt, department, com
         source=MetricSource.SEED,
         **counts,
     )
+    content_rollup_refresh(account_id=account.pk, start=day, end=day)
+    return fact
 
 
 def build_dashboard_data(world) -> DashboardData:

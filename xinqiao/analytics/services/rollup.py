@@ -1,0 +1,136 @@
+"""Keep ``ContentMetricRollup`` equal to its facts: the sums of ``ContentMetricDaily`` per account, day, topic and
+department (docs/architecture.md, "Content rollup").
+
+Every writer of facts calls ``content_rollup_refresh`` for the account and the days it wrote, in its own
+transaction; it recomputes those days from the facts with one ``INSERT … SELECT … GROUP BY`` (nothing passes
+through Python). ``content_rollup_rebuild`` does the same for whole hospitals (the demo seed, the benchmark data,
+``manage.py rebuild_content_rollup``), and ``content_rollup_differences`` compares the stored rollup with a fresh
+one without writing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection
+
+from xinqiao.analytics.models import ContentMetricDaily, ContentMetricRollup
+from xinqiao.channels.models import PlatformAccount
+from xinqiao.core.models import Hospital
+
+GROUP_COLUMNS = ("hospital_id", "account_id", "platform", "topic", "department_id_snapshot", "stat_date")
+SUM_COLUMNS = ("impressions", "views", "viewers", "likes", "comments", "shares", "favorites", "follows_gained")
+# rollup column → the aggregate over the facts that gives it
+AGGREGATES = {
+    "fact_rows": "COUNT(*)",
+    **{name: f"SUM({name})" for name in SUM_COLUMNS},
+    "completion_weighted": "SUM(CASE WHEN completion_rate IS NOT NULL THEN completion_rate * views END)",
+    "completion_views": "SUM(CASE WHEN completion_rate IS NOT NULL THEN views END)",
+}
+ROLLUP_COLUMNS = (*GROUP_COLUMNS, *AGGREGATES)
+
+
+def _grouped_sql(where: str) -> str:
+    """SELECT of the rollup rows of the facts matching ``where`` (a condition with %s parameters)."""
+    quote = connection.ops.quote_name
+    columns = ", ".join([*(quote(name) for name in GROUP_COLUMNS), *AGGREGATES.values()])
+    groups = ", ".join(quote(name) for name in GROUP_COLUMNS)
+    table = quote(ContentMetricDaily._meta.db_table)
+    return f"SELECT {columns} FROM {table} WHERE {where} GROUP BY {groups}"  # noqa: S608 - names are ours
+
+
+def _insert_grouped(where: str, params: list[Any]) -> int:
+    quote = connection.ops.quote_name
+    target = ", ".join(quote(name) for name in ROLLUP_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(ContentMetricRollup._meta.db_table)} ({target}) {_grouped_sql(where)}", params
+        )
+        return cursor.rowcount
+
+
+def account_lock(account_id: int) -> None:
+    """Lock the account row until the transaction ends (PostgreSQL; SQLite has one writer at a time anyway)."""
+    list(PlatformAccount.objects.select_for_update().filter(pk=account_id).values_list("pk"))
+
+
+def content_rollup_refresh(*, account_id: int, start: dt.date, end: dt.date) -> int:
+    """Recompute the rollup of one account's days [start, end] from its facts; returns the rows written.
+
+    Must run inside the transaction that wrote the facts. The account row is locked first, so two writers of one
+    account (PostgreSQL) refresh one after the other, each seeing the other's committed facts: without the lock the
+    second one's DELETE would not see the rows the first inserted meanwhile, and those days would count twice.
+    """
+    if end < start:
+        start, end = end, start
+    account_lock(account_id)
+    ContentMetricRollup.objects.filter(account_id=account_id, stat_date__gte=start, stat_date__lte=end).delete()
+    quote = connection.ops.quote_name
+    where = f"{quote('account_id')} = %s AND {quote('stat_date')} >= %s AND {quote('stat_date')} <= %s"
+    return _insert_grouped(where, [account_id, start, end])
+
+
+def content_rollup_rebuild(*, hospitals: Iterable[Hospital]) -> int:
+    """Recompute the whole rollup of each hospital, account by account; returns the rows written. Must run inside a
+    transaction (the caller's: an import or a seed that wrote the facts, or the command's)."""
+    written = 0
+    for hospital in hospitals:
+        for account_id in PlatformAccount.objects.filter(hospital=hospital).order_by("pk").values_list("pk", flat=True):
+            account_lock(account_id)
+            ContentMetricRollup.objects.filter(account_id=account_id).delete()
+            written += _insert_grouped(f"{connection.ops.quote_name('account_id')} = %s", [account_id])
+    return written
+
+
+def _row_key(row: tuple) -> tuple:
+    """A rollup row as a comparable tuple: the group, then the sums as integers and the weighted completion to 9
+    significant digits (a sum of floats depends on the order it was added in). Raw SQLite rows give the day as
+    text."""
+    hospital_id, account_id, platform, topic, department_id, stat_date, *sums, weighted, completion_views = row
+    if isinstance(stat_date, str):
+        stat_date = dt.date.fromisoformat(stat_date)
+    return (
+        hospital_id,
+        account_id,
+        platform,
+        topic,
+        department_id,
+        stat_date,
+        *(int(value) for value in sums),
+        None if weighted is None else float(f"{weighted:.9g}"),
+        None if completion_views is None else int(completion_views),
+    )
+
+
+def content_rollup_differences(*, hospital: Hospital, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
+    """Compare the stored rollup of ``hospital`` with the one its facts give now, without writing.
+
+    Returns (the number of groups that differ, the first ``limit`` of them as ``{"account_id", "stat_date",
+    "topic", "department_id", "stored", "expected"}``: the fact counts each side has for the group, stored summed
+    over its rows, None for no row). A group stored twice differs even if one copy is right."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(_grouped_sql(f"{quote('hospital_id')} = %s"), [hospital.pk])
+        expected = {key[:6]: key for key in map(_row_key, cursor.fetchall())}
+    stored: dict[tuple, list[tuple]] = {}
+    for row in ContentMetricRollup.objects.filter(hospital=hospital).values_list(*ROLLUP_COLUMNS).iterator():
+        key = _row_key(row)
+        stored.setdefault(key[:6], []).append(key)
+    differing = sorted(
+        (group for group in expected.keys() | stored.keys() if [expected.get(group)] != stored.get(group, [None])),
+        key=lambda group: (group[1], group[5], group[3], group[4] is None, group[4] or 0),
+    )
+    shown = [
+        {
+            "account_id": group[1],
+            "stat_date": group[5],
+            "topic": group[3],
+            "department_id": group[4],
+            "stored": sum(row[6] for row in stored[group]) if group in stored else None,
+            "expected": expected[group][6] if group in expected else None,
+        }
+        for group in differing[:limit]
+    ]
+    return len(differing), shown
