@@ -305,3 +305,49 @@ def test_the_command_speaks_chinese_by_default(world, settings):
     with translation.override("zh-hans"):
         assert "内容日汇总与明细一致。" in run("--check")
         assert "内容日汇总已重算" in run("--hospital", world.hospital.code)
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_of_one_account_and_day_do_not_count_it_twice(world):
+    """The second writer waits for the first one's transaction (the account lock) and then recomputes the day with
+    both writers' facts. Without the lock its DELETE would not see the rollup row the first one inserted, and the day
+    would be stored twice (PostgreSQL, READ COMMITTED)."""
+    import threading
+
+    from django.db import transaction
+
+    from xinqiao.analytics.importers.parse import ContentRecord
+
+    account = make_account(world)
+    day = dt.date(2025, 3, 7)
+    first_wrote, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def write(key: str, hold: bool) -> None:
+        try:
+            record = ContentRecord(key, day, key, None, "video", {"views": 10}, {}, [1])
+            with transaction.atomic():
+                upsert_content(account=account, records=[record], source=MetricSource.IMPORT)
+                if hold:
+                    first_wrote.set()
+                    release.wait(10)
+        except BaseException as error:  # reported by the test thread
+            failures.append(error)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=write, args=("a", True))
+    first.start()
+    assert first_wrote.wait(10)
+    second = threading.Thread(target=write, args=("b", False))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waiting for the first writer's account lock
+    release.set()
+    first.join(10)
+    second.join(10)
+
+    assert failures == []
+    assert rollup_of(account) == [(day, "", None, 2, 20, 0)]
+    assert content_rollup_differences(hospital=world.hospital) == (0, [])
