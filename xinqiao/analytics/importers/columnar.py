@@ -97,6 +97,30 @@ class LazyColumn(Sequence):
             fragments = fragments.fill_null(prefix + encode(self._mapping[None]))
         return fragments
 
+    def series(self) -> pl.Series:
+        """The column's values as a polars column of numbers, put in place by polars (no Python value per row, and
+        the column is left as it was: its slices are still made when the writer asks). Raises TypeError when a
+        value is not a number or None."""
+        import polars as pl
+
+        if self._mapping is None:
+            return self._cells
+        if self._values is not None:
+            return pl.Series(self._values, strict=False)
+        keys = [cell for cell in self._mapping if cell is not None]
+        values = [self._mapping[cell] for cell in keys]
+        kinds = {type(value) for value in values if value is not None}
+        if not kinds <= {int, float}:
+            raise TypeError(kinds)
+        dtype = pl.Float64 if float in kinds else pl.Int64
+        numbers = self._cells.replace_strict(keys, values, default=None, return_dtype=dtype)
+        missing = self._mapping.get(None)
+        if missing is not None:
+            if type(missing) not in (int, float):
+                raise TypeError(type(missing))
+            numbers = numbers.fill_null(missing)
+        return numbers
+
     def or_zero(self) -> LazyColumn:
         """0 where a count is missing (as ``value or 0`` per row)."""
         import polars as pl

@@ -46,7 +46,12 @@ from xinqiao.analytics.importers.parse import (
 )
 from xinqiao.analytics.importers.values import SHANGHAI
 from xinqiao.analytics.models import AccountMetricDaily, ContentMetricDaily, MetricImport, MetricSource
-from xinqiao.analytics.services.rollup import account_lock, content_rollup_refresh
+from xinqiao.analytics.services.rollup import (
+    account_lock,
+    content_rollup_refresh,
+    content_rollup_replace,
+    content_rollup_rows,
+)
 from xinqiao.channels.models import PlatformAccount, Publication
 from xinqiao.core.access import Action, Principal
 from xinqiao.core.audit import audit_record
@@ -178,9 +183,6 @@ def upsert_content(
     if isinstance(records, ContentColumns):
         counts = _insert_new_content(account=account, records=records, source=source, metric_import=metric_import)
         if counts is not None:
-            if counts[0]:
-                dates = records.stat_dates
-                content_rollup_refresh(account_id=account.pk, start=min(dates), end=max(dates))
             return counts
     records = list(records)
     if not records:
@@ -273,12 +275,14 @@ def _insert_new_content(
 ) -> tuple[int, int, int] | None:
     """The common first import of a period: the account has no stored row in the file's date range, so every
     record is new and is written straight from the parsed columns (no per-row dict, no merge). None when rows of
-    that range exist: ``upsert_content`` then compares and merges row by row."""
+    that range exist: ``upsert_content`` then compares and merges row by row. The rows are every fact of their
+    days, so the rollup of those days is summed from the same columns (no read-back of what was just written)."""
     count = len(records)
     if not count:
         return 0, 0, 0
     dates = records.stat_dates
-    if ContentMetricDaily.objects.filter(account=account, stat_date__range=(min(dates), max(dates))).exists():
+    first_day, last_day = min(dates), max(dates)
+    if ContentMetricDaily.objects.filter(account=account, stat_date__range=(first_day, last_day)).exists():
         return None
     encoder = ContentMetricDaily._meta.get_field("extra").encoder or json.JSONEncoder
     data: dict[str, list[Any] | Repeated] = {
@@ -323,6 +327,7 @@ def _insert_new_content(
             )
     except (IntegrityError, connection.Database.IntegrityError):  # raw cursors raise the driver's own error
         return None
+    content_rollup_replace(account_id=account.pk, start=first_day, end=last_day, rows=content_rollup_rows(data, count))
     return count, 0, 0
 
 

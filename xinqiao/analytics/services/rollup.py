@@ -3,7 +3,9 @@ department (docs/architecture.md, "Content rollup").
 
 Every writer of facts calls ``content_rollup_refresh`` for the account and the days it wrote, in its own
 transaction; it recomputes those days from the facts with one ``INSERT … SELECT … GROUP BY`` (nothing passes
-through Python). ``content_rollup_rebuild`` does the same for whole hospitals (the demo seed, the benchmark data,
+through Python). The first import of an account's period, which writes every fact of its days itself, sums the
+columns it has just written instead (``content_rollup_replace`` with ``content_rollup_rows``: polars groups them,
+without reading the facts back). ``content_rollup_rebuild`` does the same for whole hospitals (the demo seed, the benchmark data,
 ``manage.py rebuild_content_rollup``), and ``content_rollup_differences`` compares the stored rollup with a fresh
 one without writing.
 """
@@ -18,6 +20,7 @@ from django.db import connection
 
 from xinqiao.analytics.models import ContentMetricDaily, ContentMetricRollup
 from xinqiao.channels.models import PlatformAccount
+from xinqiao.core.bulk import Column, Repeated
 from xinqiao.core.models import Hospital
 
 GROUP_COLUMNS = ("hospital_id", "account_id", "platform", "topic", "department_id_snapshot", "stat_date")
@@ -70,6 +73,62 @@ def content_rollup_refresh(*, account_id: int, start: dt.date, end: dt.date) -> 
     quote = connection.ops.quote_name
     where = f"{quote('account_id')} = %s AND {quote('stat_date')} >= %s AND {quote('stat_date')} <= %s"
     return _insert_grouped(where, [account_id, start, end])
+
+
+def content_rollup_rows(data: dict[str, Column], count: int) -> list[ContentMetricRollup]:
+    """The rollup rows of ``count`` facts given column by column as ``bulk_upsert_columns`` writes them (every
+    ``GROUP_COLUMNS`` and ``SUM_COLUMNS`` column and ``completion_rate``; one value per row, or ``Repeated``): the
+    sums ``_grouped_sql`` gives for the same rows, computed by polars."""
+    import polars as pl
+
+    if not count:
+        return []
+    constant = {name: data[name].value for name in GROUP_COLUMNS if isinstance(data[name], Repeated)}
+    grouped = [name for name in GROUP_COLUMNS if name not in constant]
+    numbers = [*SUM_COLUMNS, "completion_rate"]
+    frame = pl.DataFrame(
+        [_series(name, data[name], count) for name in grouped]
+        + [_series(name, data[name], count, numeric=True) for name in numbers]
+    )
+    rated = pl.col("completion_rate").is_not_null()
+    aggregates = [
+        pl.len().alias("fact_rows"),
+        *(pl.col(name).sum().cast(pl.Int64) for name in SUM_COLUMNS),
+        (pl.col("completion_rate") * pl.col("views")).sum().cast(pl.Float64).alias("completion_weighted"),
+        pl.col("views").filter(rated).sum().cast(pl.Int64).alias("completion_views"),
+        rated.sum().alias("rated_rows"),
+    ]
+    sums = frame.group_by(grouped).agg(aggregates) if grouped else frame.select(aggregates)
+    rows = []
+    for row in sums.iter_rows(named=True):
+        if not row.pop("rated_rows"):  # SQL's SUM over no value is NULL
+            row["completion_weighted"] = row["completion_views"] = None
+        rows.append(ContentMetricRollup(**constant, **row))
+    return rows
+
+
+def _series(name: str, values: Column, count: int, *, numeric: bool = False):
+    """One column as a polars column of ``count`` values."""
+    import polars as pl
+
+    if isinstance(values, Repeated):
+        dtype = pl.Float64 if numeric and values.value is None else None
+        return pl.Series(name, [values.value], dtype=dtype).extend_constant(values.value, count - 1)
+    if numeric and hasattr(values, "series"):  # a parsed column: polars puts its numbers in place
+        return values.series().alias(name)
+    return pl.Series(name, values if isinstance(values, list) else list(values), strict=False)
+
+
+def content_rollup_replace(*, account_id: int, start: dt.date, end: dt.date, rows: list[ContentMetricRollup]) -> int:
+    """Replace the rollup of one account's days [start, end] with ``rows`` (from ``content_rollup_rows``, for a
+    writer that wrote every fact of those days itself); returns the rows written. Same transaction and lock as
+    ``content_rollup_refresh``."""
+    if end < start:
+        start, end = end, start
+    account_lock(account_id)
+    ContentMetricRollup.objects.filter(account_id=account_id, stat_date__gte=start, stat_date__lte=end).delete()
+    ContentMetricRollup.objects.bulk_create(rows, batch_size=1_000)
+    return len(rows)
 
 
 def content_rollup_rebuild(*, hospitals: Iterable[Hospital]) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import random
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
@@ -14,8 +15,10 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import F
 
+from xinqiao.analytics.importers.headers import CONTENT, EXPORT_TYPES
 from xinqiao.analytics.importers.parse import parse_file
 from xinqiao.analytics.models import ContentMetricDaily, ContentMetricRollup, MetricSource
+from xinqiao.analytics.samples import make_sample
 from xinqiao.analytics.selectors import Filters, content_rows
 from xinqiao.analytics.selectors.overview import daily_totals
 from xinqiao.analytics.selectors.period import (
@@ -26,8 +29,13 @@ from xinqiao.analytics.selectors.period import (
     totals_with_posts,
 )
 from xinqiao.analytics.services.imports import metric_import_file, upsert_content
-from xinqiao.analytics.services.rollup import content_rollup_differences, content_rollup_rebuild
+from xinqiao.analytics.services.rollup import (
+    content_rollup_differences,
+    content_rollup_rebuild,
+    content_rollup_refresh,
+)
 from xinqiao.analytics.tests.imports_support import csv_bytes, douyin_lines, make_account
+from xinqiao.analytics.tests.test_selectors_period import make_publication
 
 START, END = dt.date(2026, 10, 1), dt.date(2026, 10, 31)
 
@@ -96,6 +104,48 @@ def test_the_row_by_row_merge_keeps_the_rollup_and_leaves_other_accounts_alone(w
 
     assert rollup_of(first)[0][4] == before[0][4] + 100
     assert rollup_of(second) == before
+    assert content_rollup_differences(hospital=world.hospital) == (0, [])
+
+
+CONTENT_SAMPLES = [
+    export_type.code for export_type in EXPORT_TYPES if export_type.kind == CONTENT and not export_type.split_by
+]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.parametrize("code", CONTENT_SAMPLES)
+def test_a_first_import_sums_the_rollup_from_its_columns_as_the_facts_give_it(world, tmp_path, code, fmt):
+    """The first import of a period sums the rollup from the columns it writes (polars), not from the facts: every
+    platform's sample, with rows linked to publications of two topics and departments, agrees with the SQL sums."""
+    sample = make_sample(code, fmt=fmt, start=dt.date(2025, 3, 1), end=dt.date(2025, 3, 7))
+    account = make_account(world, platform=sample.platform, department=world.departments["cardiology"])
+    records = parse_file(sample.content, filename=sample.filename, platform=sample.platform).content
+    linked = [record for record in records if record.published_at is not None][:2]
+    assert len(linked) == 2, "the sample needs publish times to link rows"
+    for record, (department, topic) in zip(linked, [("pediatrics", "儿童用药"), (None, "高血压")], strict=True):
+        publication = make_publication(
+            world, account, title=record.title, department=department, topic=topic, content_type="article"
+        )
+        publication.published_at = record.published_at
+        publication.save(update_fields=["published_at"])
+    path = tmp_path / sample.filename
+    path.write_bytes(sample.content)
+    refreshed = []
+
+    def counting_refresh(**kwargs):
+        refreshed.append(kwargs)
+        return content_rollup_refresh(**kwargs)
+
+    with mock.patch("xinqiao.analytics.services.imports.content_rollup_refresh", counting_refresh):
+        imported = metric_import_file(hospital=world.hospital, platform=sample.platform, path=path, account=account)
+
+    assert (imported.rows_created, imported.rows_updated) == (len(records), 0), imported.errors[:3]
+    assert refreshed == []  # the columns' path, not the read-back
+    topics = set(ContentMetricRollup.objects.filter(account=account).values_list("topic", flat=True))
+    assert topics == {"", "儿童用药", "高血压"}
+    assert ContentMetricRollup.objects.filter(account=account, completion_views__isnull=False).exists() == (
+        ContentMetricDaily.objects.filter(account=account, completion_rate__isnull=False).exists()
+    )
     assert content_rollup_differences(hospital=world.hospital) == (0, [])
 
 
