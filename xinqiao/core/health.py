@@ -1,9 +1,11 @@
 """The deployment's health: what a load balancer and a monitoring system poll (``/health/live``, ``/health/ready``,
-``/health/background``) and what the system status page shows administrators.
+``/health/background``, ``/health/backup``) and what the system status page shows administrators.
 
 - *ready*: this web process can serve: the database answers and every migration is applied.
 - *background*: the work outside the web processes happens: a ``run_scheduler`` process ticked lately for every
   periodic job, and the ``db_worker`` processes take the queued tasks (the rule of ``periodic.watch_queue``).
+- *backup*: the daily ``manage.py backup`` ran: the newest recorded backup is younger than
+  ``backup.BACKUP_STALE_AFTER`` and its verification, when one ran, found it intact.
 
 Every figure here is a count, an age in seconds or a code name; nothing personal, no hospital data.
 """
@@ -246,6 +248,39 @@ def background_checks(now: dt.datetime) -> list[Check]:
         ]
     try:
         return [check_scheduler(now), check_queue(now)]
+    except DatabaseError as error:
+        return [Check("database", False, {"error": type(error).__name__})]
+
+
+# -- backup -----------------------------------------------------------------------------------------------------
+
+
+def check_backup(now: dt.datetime) -> Check:
+    """The newest recorded backup: its age, and what ``verify_backup`` found (None: not verified yet). Fails when
+    there is none, when it is older than ``BACKUP_STALE_AFTER`` (the daily timer stopped) or when its verification
+    failed. The backup's name and directory are left out (a path of the backup machine)."""
+    from xinqiao.core.backup import BACKUP_STALE_AFTER
+    from xinqiao.core.models import BackupRecord
+
+    limit = int(BACKUP_STALE_AFTER.total_seconds())
+    newest = BackupRecord.objects.order_by("-created_at").values("created_at", "verified_ok").first()
+    if newest is None:
+        return Check("backup", False, {"backups": 0, "max_age_seconds": limit})
+    age = max(0, int((now - newest["created_at"]).total_seconds()))
+    verified = newest["verified_ok"]
+    return Check(
+        "backup",
+        age <= limit and verified is not False,
+        {"age_seconds": age, "max_age_seconds": limit, "verified": verified},
+    )
+
+
+def backup_checks(now: dt.datetime) -> list[Check]:
+    database = check_database()
+    if not database.ok:
+        return [database, Check("backup", False, {"error": "database"})]
+    try:
+        return [check_backup(now)]
     except DatabaseError as error:
         return [Check("database", False, {"error": type(error).__name__})]
 

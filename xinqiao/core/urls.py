@@ -31,4 +31,5 @@ urlpatterns = [
     path("health/live", views.health_live, name="health_live"),
     path("health/ready", views.health_ready, name="health_ready"),
     path("health/background", views.health_background, name="health_background"),
+    path("health/backup", views.health_backup, name="health_backup"),
 ]

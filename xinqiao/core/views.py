@@ -927,6 +927,13 @@ def health_background(request: HttpRequest) -> JsonResponse:
     return _health_response(health.background_checks(timezone.now()))
 
 
+@require_safe
+def health_backup(request: HttpRequest) -> JsonResponse:
+    """For the monitoring system: the newest backup is younger than 26 hours and was not found damaged (503
+    otherwise, also when no backup was ever made)."""
+    return _health_response(health.backup_checks(timezone.now()))
+
+
 # --- errors ------------------------------------------------------------------------------------
 
 

@@ -94,10 +94,11 @@ def test_a_backup_holds_the_database_and_the_media_and_verifies(world, media, tm
     assert record.verified_at is not None
 
 
-def test_a_changed_file_fails_verification(world, media, tmp_path):
+def test_a_changed_file_fails_verification(world, media, tmp_path, client):
     output = tmp_path / "backups"
     run_backup(output)
     path = only_backup(output)
+    assert client.get("/health/backup").status_code == 200  # fresh, not verified yet
     archive = path / "media.tar.gz"
     data = bytearray(archive.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -108,6 +109,8 @@ def test_a_changed_file_fails_verification(world, media, tmp_path):
         call_command("verify_backup", str(path), stdout=io.StringIO(), stderr=errors)
     assert "media.tar.gz differs from the manifest (size or SHA-256)." in errors.getvalue()
     assert BackupRecord.objects.get().verified_ok is False
+    assert client.get("/health/backup").json()["checks"]["backup"]["verified"] is False  # the monitoring sees it
+    assert client.get("/health/backup").status_code == 503
 
 
 def test_a_missing_database_file_fails_verification(world, media, tmp_path):
@@ -179,6 +182,7 @@ def test_the_system_status_page_shows_the_newest_backup(client, world, media, tm
     page = client.get("/system/").content.decode()
     assert '<span class="badge off">Overdue</span>' in page
     assert "not yet: run manage.py verify_backup" in page
+    assert client.get("/health/backup").status_code == 503
 
     result = backup.backup_create(tmp_path / "backups", include_media=False)
     backup.backup_verify(result.path)
@@ -186,6 +190,7 @@ def test_the_system_status_page_shows_the_newest_backup(client, world, media, tm
     assert "Overdue" not in page
     assert result.path.name in page
     assert '<span class="badge ok">Intact</span>' in page
+    assert client.get("/health/backup").json()["checks"]["backup"]["verified"] is True
 
 
 def test_the_commands_speak_the_deployments_language(world, media, tmp_path, settings):
