@@ -94,7 +94,7 @@ class LazyColumn(Sequence):
         texts = [prefix + encode(self._mapping[cell]) for cell in keys]
         fragments = cells.replace_strict(keys, texts, default=None, return_dtype=pl.String)
         if self._mapping.get(None) is not None:
-            fragments = fragments.fill_null(prefix + encode(self._mapping[None]))
+            fragments = _empty_cells_as(fragments, cells, prefix + encode(self._mapping[None]))
         return fragments
 
     def series(self) -> pl.Series:
@@ -104,21 +104,22 @@ class LazyColumn(Sequence):
         import polars as pl
 
         if self._mapping is None:
+            if not self._cells.dtype.is_numeric():
+                raise TypeError(self._cells.dtype)
             return self._cells
         if self._values is not None:
             return pl.Series(self._values, strict=False)
-        keys = [cell for cell in self._mapping if cell is not None]
-        values = [self._mapping[cell] for cell in keys]
-        kinds = {type(value) for value in values if value is not None}
+        kinds = {type(value) for value in self._mapping.values() if value is not None}
         if not kinds <= {int, float}:
             raise TypeError(kinds)
         dtype = pl.Float64 if float in kinds else pl.Int64
-        numbers = self._cells.replace_strict(keys, values, default=None, return_dtype=dtype)
+        keys = [cell for cell in self._mapping if cell is not None]
+        numbers = self._cells.replace_strict(
+            keys, [self._mapping[cell] for cell in keys], default=None, return_dtype=dtype
+        )
         missing = self._mapping.get(None)
         if missing is not None:
-            if type(missing) not in (int, float):
-                raise TypeError(type(missing))
-            numbers = numbers.fill_null(missing)
+            numbers = _empty_cells_as(numbers, self._cells, missing)
         return numbers
 
     def or_zero(self) -> LazyColumn:
@@ -134,6 +135,13 @@ class LazyColumn(Sequence):
         if self._mapping is None:
             return LazyColumn(self._cells, {cell: convert(cell) for cell in self._cells.unique().to_list()})
         return LazyColumn(self._cells, {cell: convert(value) for cell, value in self._mapping.items()})
+
+
+def _empty_cells_as(values: pl.Series, cells: pl.Series, value: Any) -> pl.Series:
+    """``values`` with ``value`` where the cell is empty (null); a cell that reads as None stays None."""
+    import polars as pl
+
+    return values.zip_with(cells.is_not_null(), pl.Series([value], dtype=values.dtype).new_from_index(0, len(values)))
 
 
 def read_columnar(

@@ -3,11 +3,11 @@ department (docs/architecture.md, "Content rollup").
 
 Every writer of facts calls ``content_rollup_refresh`` for the account and the days it wrote, in its own
 transaction; it recomputes those days from the facts with one ``INSERT … SELECT … GROUP BY`` (nothing passes
-through Python). The first import of an account's period, which writes every fact of its days itself, sums the
-columns it has just written instead (``content_rollup_replace`` with ``content_rollup_rows``: polars groups them,
-without reading the facts back). ``content_rollup_rebuild`` does the same for whole hospitals (the demo seed, the benchmark data,
+through Python). ``content_rollup_rebuild`` does the same for whole hospitals (the demo seed, the benchmark data,
 ``manage.py rebuild_content_rollup``), and ``content_rollup_differences`` compares the stored rollup with a fresh
-one without writing.
+one without writing. The first import of an account's period, which writes every fact of its days itself, sums the
+columns it has just written instead (``content_rollup_replace`` with ``content_rollup_rows``: polars groups them,
+without reading the facts back).
 """
 
 from __future__ import annotations
@@ -115,7 +115,10 @@ def _series(name: str, values: Column, count: int, *, numeric: bool = False):
         dtype = pl.Float64 if numeric and values.value is None else None
         return pl.Series(name, [values.value], dtype=dtype).extend_constant(values.value, count - 1)
     if numeric and hasattr(values, "series"):  # a parsed column: polars puts its numbers in place
-        return values.series().alias(name)
+        try:
+            return values.series().alias(name)
+        except TypeError:  # a value that is not a number: from the Python values, as SQL would sum them
+            pass
     return pl.Series(name, values if isinstance(values, list) else list(values), strict=False)
 
 

@@ -290,3 +290,30 @@ def test_a_lazy_column_reads_as_the_list_it_stands_for():
         assert list(column) == expected
         assert make().or_zero()[0:5] == [30_000, 0, 7, 30_000, 0]
         assert make().mapped(lambda value: -1 if value is None else value * 2)[0:5] == [60_000, -1, 14, 60_000, 0]
+
+
+def test_a_columns_numbers_come_as_a_polars_column_without_making_its_python_values():
+    import polars as pl
+
+    cells = pl.Series(["1.2万", "--", "800", None])
+    column = columnar.LazyColumn(cells, {"1.2万": 12_000, "--": None, "800": 800, None: 0})
+
+    assert column.series().to_list() == [12_000, None, 800, 0] == column[0:4]
+    assert column._values is None  # the writer still makes its slices lazily
+    rates = columnar.LazyColumn(pl.Series(["50%", "--"]), {"50%": 0.5, "--": None})
+    assert rates.series().dtype == pl.Float64
+    with pytest.raises(TypeError):
+        columnar.LazyColumn(pl.Series(["a", "b"])).series()  # text cells are no numbers
+    with pytest.raises(TypeError):
+        columnar.LazyColumn(pl.Series(["x"]), {"x": "视频"}).series()
+
+
+def test_only_empty_cells_take_the_empty_cells_value():
+    """A cell that reads as None (``--``) stays None where the empty cell reads as something else, in the numbers
+    and in the ``extra`` JSON fragments alike (as the per-row path reads them)."""
+    import polars as pl
+
+    column = columnar.LazyColumn(pl.Series(["5", "--", None]), {"5": 5, "--": None, None: 0.5})
+
+    assert column.series().to_list() == [5.0, None, 0.5] == column[0:3]
+    assert column.json_fragments('"n": ', str, 0, 3).to_list() == ['"n": 5', None, '"n": 0.5']
