@@ -66,13 +66,19 @@ def content_rollup_refresh(*, account_id: int, start: dt.date, end: dt.date) -> 
     account (PostgreSQL) refresh one after the other, each seeing the other's committed facts: without the lock the
     second one's DELETE would not see the rows the first inserted meanwhile, and those days would count twice.
     """
+    start, end = _cleared(account_id, start, end)
+    quote = connection.ops.quote_name
+    where = f"{quote('account_id')} = %s AND {quote('stat_date')} >= %s AND {quote('stat_date')} <= %s"
+    return _insert_grouped(where, [account_id, start, end])
+
+
+def _cleared(account_id: int, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """Lock the account, delete its rollup of the days [start, end] (in either order); returns them in order."""
     if end < start:
         start, end = end, start
     account_lock(account_id)
     ContentMetricRollup.objects.filter(account_id=account_id, stat_date__gte=start, stat_date__lte=end).delete()
-    quote = connection.ops.quote_name
-    where = f"{quote('account_id')} = %s AND {quote('stat_date')} >= %s AND {quote('stat_date')} <= %s"
-    return _insert_grouped(where, [account_id, start, end])
+    return start, end
 
 
 def content_rollup_rows(data: dict[str, Column], count: int) -> list[ContentMetricRollup]:
@@ -126,10 +132,7 @@ def content_rollup_replace(*, account_id: int, start: dt.date, end: dt.date, row
     """Replace the rollup of one account's days [start, end] with ``rows`` (from ``content_rollup_rows``, for a
     writer that wrote every fact of those days itself); returns the rows written. Same transaction and lock as
     ``content_rollup_refresh``."""
-    if end < start:
-        start, end = end, start
-    account_lock(account_id)
-    ContentMetricRollup.objects.filter(account_id=account_id, stat_date__gte=start, stat_date__lte=end).delete()
+    _cleared(account_id, start, end)
     ContentMetricRollup.objects.bulk_create(rows, batch_size=1_000)
     return len(rows)
 
