@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,19 +238,20 @@ def check_queue(now: dt.datetime, state: QueueState | None = None) -> Check:
     return Check("queue", not state.stalled, detail)
 
 
-def background_checks(now: dt.datetime) -> list[Check]:
-    """The scheduler and the queue, read from the database; when it does not answer, that is the failure."""
+def _read_from_database(names: tuple[str, ...], read: Callable[[], list[Check]]) -> list[Check]:
+    """The checks ``read`` gives; when the database does not answer, that is the failure of each of ``names``."""
     database = check_database()
     if not database.ok:
-        return [
-            database,
-            Check("scheduler", False, {"error": "database"}),
-            Check("queue", False, {"error": "database"}),
-        ]
+        return [database, *(Check(name, False, {"error": "database"}) for name in names)]
     try:
-        return [check_scheduler(now), check_queue(now)]
+        return read()
     except DatabaseError as error:
         return [Check("database", False, {"error": type(error).__name__})]
+
+
+def background_checks(now: dt.datetime) -> list[Check]:
+    """The scheduler and the queue, read from the database."""
+    return _read_from_database(("scheduler", "queue"), lambda: [check_scheduler(now), check_queue(now)])
 
 
 # -- backup -----------------------------------------------------------------------------------------------------
@@ -276,13 +278,7 @@ def check_backup(now: dt.datetime) -> Check:
 
 
 def backup_checks(now: dt.datetime) -> list[Check]:
-    database = check_database()
-    if not database.ok:
-        return [database, Check("backup", False, {"error": "database"})]
-    try:
-        return [check_backup(now)]
-    except DatabaseError as error:
-        return [Check("database", False, {"error": type(error).__name__})]
+    return _read_from_database(("backup",), lambda: [check_backup(now)])
 
 
 def recent_failures(now: dt.datetime, limit: int = 20) -> list[dict[str, Any]]:

@@ -227,7 +227,7 @@ def test_probes_over_plain_http_are_not_redirected(client, settings):
 
 
 @pytest.mark.django_db
-def test_a_database_that_does_not_answer_fails_both_checks_with_json(client):
+def test_a_database_that_does_not_answer_fails_every_check_with_json(client):
     from django.db import OperationalError
 
     def refuse(execute, sql, params, many, context):
@@ -236,6 +236,7 @@ def test_a_database_that_does_not_answer_fails_both_checks_with_json(client):
     with connection.execute_wrapper(refuse):
         ready = client.get("/health/ready")
         background = client.get("/health/background")
+        backup = client.get("/health/backup")
     assert ready.status_code == 503
     assert ready.json()["checks"] == {
         "database": {"ok": False, "error": "OperationalError"},
@@ -244,6 +245,11 @@ def test_a_database_that_does_not_answer_fails_both_checks_with_json(client):
     assert background.status_code == 503
     assert background.json()["checks"]["database"] == {"ok": False, "error": "OperationalError"}
     assert background.json()["checks"]["scheduler"] == {"ok": False, "error": "database"}
+    assert backup.status_code == 503
+    assert backup.json()["checks"] == {
+        "database": {"ok": False, "error": "OperationalError"},
+        "backup": {"ok": False, "error": "database"},
+    }
     assert client.get("/health/live").status_code == 200  # liveness never asks the database
 
 
