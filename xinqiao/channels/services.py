@@ -470,7 +470,8 @@ def publication_retry(*, principal: Principal, publication: Publication) -> None
 def publication_take_down(
     *, principal: Principal, publication: Publication, reason: str, removed_on_platform: bool = False, request=None
 ) -> bool:
-    """Take a published post down and record it (the record is kept as evidence, never deleted).
+    """Take a published post down and record it (the record is kept as evidence until the retention sweep's
+    content_evidence rule deletes the item, 3 years after its last takedown).
 
     A WeChat OA article published through the API is deleted on WeChat first (``freepublish/delete``); if WeChat
     does not delete it, nothing is recorded and the error says why. Posts published by hand, on platforms without

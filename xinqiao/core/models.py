@@ -433,6 +433,7 @@ class LegalHold(models.Model):
         PATIENT = "patient", _("Patient")
         MENTION = "mention", _("Mention")
         CRISIS_CASE = "crisis_case", _("Crisis case (with the mentions of its clusters)")
+        CONTENT_ITEM = "content_item", _("Content item (with its publications and review record)")
 
     hospital = models.ForeignKey(Hospital, on_delete=models.PROTECT, related_name="+")
     subject_type = models.CharField(_("subject"), max_length=20, choices=Subject.choices)

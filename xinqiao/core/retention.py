@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 LEAD_UNCONVERTED_DAYS = 180  # patient_record: a lead without conversion, after the last contact
 LEAD_CONVERTED_DAYS = 30  # patient_record / lead_booking: after the booking or visit is completed
 CONSENT_EVIDENCE_DAYS = 3 * 365 + 1  # consent_evidence: 3 years after withdrawal or expiry (a leap day included)
+CONTENT_EVIDENCE_DAYS = 3 * 365 + 1  # content_evidence: 3 years after the last takedown
 SOCIAL_DAYS = 365  # social_1y: after collection
 CRISIS_CASE_DAYS = 3 * 365 + 1  # crisis_case: after the case closes
 AUDIT_DAYS = 3 * 365 + 1  # audit_3y (REQ-AUD-005; the legal minimum is 6 months)
@@ -62,6 +63,7 @@ RECORD_KEEPING_PURPOSES = (
 )
 
 CHUNK = 1_000
+CONTENT_CHUNK = 100  # content items per transaction: each brings its revisions, review record and publications
 
 SWEPT_RULES: dict[str, str] = {
     "patient_record": gettext_lazy(
@@ -71,6 +73,11 @@ SWEPT_RULES: dict[str, str] = {
     ),
     "consent_evidence": gettext_lazy(
         "Consent events deleted 3 years after the withdrawal or expiry they end with, unless a story names them."
+    ),
+    "content_evidence": gettext_lazy(
+        "Published content items deleted with their revisions, review record, images and publications (with their "
+        "tracking links and touches) 3 years after the last takedown, when nothing of the item is published or "
+        "waiting any more; drafts that were never published stay while the item exists."
     ),
     "social_1y": gettext_lazy(
         "Mentions deleted a year after collection, with their entity rows and alert links; old alerts, empty "
@@ -96,11 +103,9 @@ NOT_SWEPT: dict[str, str] = {
     "staff_account": gettext_lazy("Removed by deprovisioning when a person leaves, not by age."),
     "public_profile": gettext_lazy("Removed when the doctor leaves or withdraws from the public profile."),
     "credential": gettext_lazy("A revoked key stays as long as the audit events that name it."),
-    "content_evidence": gettext_lazy(
-        "Evidence of review while published and 3 years after takedown: not swept yet; editors delete content "
-        "items, and each publication records its takedown date."
+    "story_publicity": gettext_lazy(
+        "Swept with the story's content item under content_evidence; raw story material is not stored."
     ),
-    "story_publicity": gettext_lazy("As content evidence; raw story material is not stored."),
     "business_record": gettext_lazy(
         "Aggregates without personal data beyond staff references; the period is for the DPO to set."
     ),
@@ -134,6 +139,8 @@ def sweep(*, now: dt.datetime | None = None, dry_run: bool = False, hospitals: I
     for hospital in hospitals if hospitals is not None else Hospital.objects.order_by("pk"):
         counts: Counter = Counter()
         counts.update(_patients(hospital, now, dry_run))
+        # Content first: a story whose evidence period ended releases its story consent to the consent rule.
+        counts.update(_content(hospital, now, dry_run))
         counts.update(_consents(hospital, now, dry_run))
         counts.update(_social(hospital, now, dry_run))
         counts.update(_cases(hospital, now, dry_run))
@@ -285,6 +292,94 @@ def _consents(hospital: Hospital, now: dt.datetime, dry_run: bool) -> Counter:
             events.delete()
         counts["consents_deleted"] += size
     return counts
+
+
+# -- content_evidence -------------------------------------------------------------------------------------------
+
+
+def expired_content_items(hospital: Hospital, now: dt.datetime, *, among: list[int] | None = None) -> list[int]:
+    """Content items past the content_evidence rule, held ones included: published once (a publication taken
+    down), no publication published, waiting or publishing now, the last takedown more than 3 years ago, and the
+    item's state unchanged since (a published item is final today; were the workflow to reopen one, it would be
+    a draft again, kept while it exists). Failed publications never went out and do not count either way."""
+    from xinqiao.channels.models import Publication
+    from xinqiao.content.models import ContentItem
+
+    cutoff = now - dt.timedelta(days=CONTENT_EVIDENCE_DAYS)
+    publications = Publication.objects.filter(item=OuterRef("pk"))
+    ended = Q(status=Publication.Status.TAKEN_DOWN, taken_down_at__lt=cutoff)
+    rows = (
+        ContentItem.objects.filter(hospital=hospital, state_changed_at__lt=cutoff)
+        .filter(Exists(publications.filter(ended)))
+        .exclude(Exists(publications.exclude(ended).exclude(status=Publication.Status.FAILED)))
+    )
+    if among is not None:
+        rows = rows.filter(pk__in=among)
+    return list(rows.order_by("pk").values_list("pk", flat=True))
+
+
+def _content(hospital: Hospital, now: dt.datetime, dry_run: bool) -> Counter:
+    held = held_ids(hospital, LegalHold.Subject.CONTENT_ITEM)
+    expired = expired_content_items(hospital, now)
+    counts = Counter(content_items_held=sum(1 for pk in expired if pk in held), publications_deleted=0)
+    due = [pk for pk in expired if pk not in held]
+    if dry_run:
+        from xinqiao.channels.models import Publication
+
+        counts["content_items_deleted"] = len(due)
+        counts["publications_deleted"] = Publication.objects.filter(item_id__in=due).count()
+        return counts
+    counts["content_items_deleted"] = 0
+    for start in range(0, len(due), CONTENT_CHUNK):
+        counts.update(delete_content_items(hospital, due[start : start + CONTENT_CHUNK], now))
+    return counts
+
+
+def delete_content_items(hospital: Hospital, batch: list[int], now: dt.datetime) -> Counter:
+    """Delete the content items ``batch`` (expired, not held) in one transaction: the items are locked and the
+    rule checked again under the lock (a publication or a hold added since the first look keeps an item). Their publications go with their tracking links, clicks and touches (the metric facts keep their
+    numbers, unlinked); their images' files are removed once the transaction has committed, except an image
+    another item still shows (it is only detached)."""
+    from xinqiao.channels.models import Publication
+    from xinqiao.content.models import Approval, ContentImage, ContentItem, Revision, Transition, WarnAcknowledgement
+
+    counts: Counter = Counter()
+    with transaction.atomic():
+        locked = list(ContentItem.objects.select_for_update().filter(pk__in=batch).values_list("pk", flat=True))
+        held = held_ids(hospital, LegalHold.Subject.CONTENT_ITEM) if locked else set()
+        still = [pk for pk in expired_content_items(hospital, now, among=locked) if pk not in held]
+        if not still:
+            return counts
+        images = ContentImage.objects.filter(item_id__in=still)
+        shared = {image.pk for image in images if _image_used_elsewhere(image, still)}
+        images.filter(pk__in=shared).update(item=None)
+        files = list(images.exclude(file="").values_list("file", flat=True))
+        counts["publications_deleted"] = Publication.objects.filter(item_id__in=still).count()
+        Publication.objects.filter(item_id__in=still).delete()
+        # The review record points at revisions, which refuse to go while it does (PROTECT): it goes first.
+        for model in (Transition, Approval, WarnAcknowledgement):
+            model.objects.filter(item_id__in=still).delete()
+        ContentItem.objects.filter(pk__in=still).update(current_revision=None, cover=None)
+        Revision.objects.filter(item_id__in=still).delete()
+        ContentItem.objects.filter(pk__in=still).delete()
+        counts["content_items_deleted"] = len(still)
+        transaction.on_commit(lambda: _delete_files(files))
+    return counts
+
+
+def _image_used_elsewhere(image, items: list[int]) -> bool:
+    """Whether an item other than ``items`` has the image as its cover or in the text of one of its revisions."""
+    from xinqiao.content.models import ContentItem, Revision
+
+    if ContentItem.objects.filter(cover=image).exclude(pk__in=items).exists():
+        return True
+    return Revision.objects.filter(body_html__contains=image.get_absolute_url()).exclude(item_id__in=items).exists()
+
+
+def _delete_files(paths: list[str]) -> None:
+    for path in paths:
+        if default_storage.exists(path):
+            default_storage.delete(path)
 
 
 # -- social_1y and crisis_case ----------------------------------------------------------------------------------
@@ -445,12 +540,14 @@ def rule_rows() -> list[dict[str, object]]:
 
 
 def _subject_exists(hospital: Hospital, subject_type: str, subject_id: int) -> bool:
+    from xinqiao.content.models import ContentItem
     from xinqiao.listening.models import CrisisCase, Mention
 
     model = {
         LegalHold.Subject.PATIENT: Patient,
         LegalHold.Subject.MENTION: Mention,
         LegalHold.Subject.CRISIS_CASE: CrisisCase,
+        LegalHold.Subject.CONTENT_ITEM: ContentItem,
     }[subject_type]
     return model.objects.filter(hospital=hospital, pk=subject_id).exists()
 

@@ -330,6 +330,208 @@ def test_a_story_consent_stays_while_its_story_names_it(world):
     assert report.by_hospital[world.hospital.code]["consent_groups_story_evidence"] == 1
 
 
+# -- content_evidence -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def published(world, settings, tmp_path):
+    """A content item with a cover image published by hand on a Weibo and a Xiaohongshu account, linked to metric
+    facts, touched by a patient through its tracking link and named by a cost entry. Returns the item, its two
+    publications, the cover and ``take_down(publication)``, which takes a post down today."""
+    from xinqiao.analytics.models import ContentMetricDaily, CostEntry, Touch
+    from xinqiao.channels import services as channel_services
+    from xinqiao.channels.models import PlatformAccount
+    from xinqiao.content import services as content_services
+    from xinqiao.content import workflow
+    from xinqiao.content.models import ContentItem
+    from xinqiao.content.tests.helpers import approve_through, make_item, png_bytes, principal_of, writer
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    author = writer(world)
+    accounts = [
+        PlatformAccount.objects.create(
+            hospital=world.hospital, platform=platform, name=name, account_type="hospital_official"
+        )
+        for platform, name in (("weibo", "一院微博"), ("xiaohongshu", "一院小红书"))
+    ]
+    cover = content_services.image_upload(principal=principal_of(author, world), data=png_bytes("cover"))
+    item = make_item(world, author, cover_id=cover.pk, account_ids=[account.pk for account in accounts])
+    approve_through(world, item, until=ContentItem.State.APPROVED)
+    publications = sorted(workflow.item_publish(principal=world.principal("brand"), item=item), key=lambda p: p.pk)
+    for number, publication in enumerate(publications):
+        channel_services.publication_mark_published(
+            principal=world.principal("brand"), publication=publication, post_url=f"https://example.com/{number}"
+        )
+    first = publications[0]
+    ContentMetricDaily.objects.create(
+        hospital=world.hospital, account=first.account, publication=first, platform="weibo", content_key="w1",
+        topic="高血压", stat_date=timezone.localdate(), views=120, source="import",
+    )  # fmt: skip
+    Touch.objects.create(
+        hospital=world.hospital, patient=world.patients[0], publication=first, kind="link_click",
+        occurred_at=timezone.now(), source_ref="click-1",
+    )  # fmt: skip
+    cost = CostEntry.objects.create(
+        hospital=world.hospital, kind="kol", partner="达人合作", amount_fen=500_000,
+        date_from=timezone.localdate(), date_to=timezone.localdate(),
+    )  # fmt: skip
+    cost.publications.add(first)
+
+    def take_down(publication):
+        publication.refresh_from_db()
+        channel_services.publication_take_down(
+            principal=world.principal("brand"), publication=publication, reason="到期下线"
+        )
+
+    item.refresh_from_db()
+    return item, publications, cover, take_down
+
+
+def rewind(item, days: int) -> None:
+    """Move the item's history (its state changes, revisions and takedowns so far) ``days`` into the past."""
+    from django.db.models import F
+
+    from xinqiao.channels.models import Publication
+    from xinqiao.content.models import ContentItem, Revision
+
+    shift = dt.timedelta(days=days)
+    ContentItem.objects.filter(pk=item.pk).update(state_changed_at=F("state_changed_at") - shift)
+    Revision.objects.filter(item=item).update(created_at=F("created_at") - shift)
+    Publication.objects.filter(item=item).update(taken_down_at=F("taken_down_at") - shift)
+
+
+def gone(model, pk) -> bool:
+    return not model.objects.filter(pk=pk).exists()
+
+
+def deleted_items(report) -> int:
+    return report.by_hospital[next(iter(report.by_hospital))]["content_items_deleted"]
+
+
+@pytest.mark.django_db
+def test_published_content_goes_3_years_after_its_takedown_with_its_evidence(
+    world, published, django_capture_on_commit_callbacks
+):
+    from django.core.files.storage import default_storage
+
+    from xinqiao.analytics.models import ContentMetricDaily, CostEntry, Touch
+    from xinqiao.channels.models import Publication, TrackingLink
+    from xinqiao.content.models import Approval, ContentImage, ContentItem, Revision, Transition
+
+    item, publications, cover, take_down = published
+    path = cover.file.name
+    assert default_storage.exists(path)
+    assert Approval.objects.filter(item=item).exists()
+
+    assert deleted_items(sweep(world, 5 * 365)) == 0  # still published: kept however old
+    for publication in publications:
+        take_down(publication)
+    assert deleted_items(sweep(world, 3 * 365)) == 0
+    assert not gone(ContentItem, item.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):  # the files go once the deletion has committed
+        report = sweep(world, 3 * 365 + 2)
+
+    counts = report.by_hospital[world.hospital.code]
+    assert (counts["content_items_deleted"], counts["publications_deleted"]) == (1, 2)
+    assert gone(ContentItem, item.pk)
+    assert not Publication.objects.filter(pk__in=[publication.pk for publication in publications]).exists()
+    for model in (Revision, Transition, Approval):
+        assert not model.objects.filter(item_id=item.pk).exists()
+    assert not TrackingLink.objects.filter(publication__in=publications).exists()
+    assert not Touch.objects.exists()
+    assert gone(ContentImage, cover.pk)
+    assert not default_storage.exists(path)
+    fact = ContentMetricDaily.objects.get(content_key="w1")
+    assert (fact.publication_id, fact.views, fact.topic) == (None, 120, "高血压")  # the numbers stay, unlinked
+    assert CostEntry.objects.get().publications.count() == 0
+    assert deleted_items(sweep(world, 3 * 365 + 2)) == 0  # idempotent
+    summary = AuditEvent.objects.filter(action="retention", hospital=world.hospital).latest("pk")
+    assert summary.detail["counts"]["publications_deleted"] == 0
+
+
+@pytest.mark.django_db
+def test_a_live_post_the_last_takedown_a_hold_and_drafts_keep_content(world, published):
+    from xinqiao.content.models import ContentItem
+    from xinqiao.content.tests.helpers import make_item
+
+    item, (first, second), _cover, take_down = published
+    draft = make_item(world, item.author, title="从未发布的草稿")
+    take_down(first)
+    assert deleted_items(sweep(world, 3 * 365 + 2)) == 0  # the second post is still up
+
+    rewind(item, 400)  # the first post came down 400 days ago, the second comes down today
+    take_down(second)
+    assert deleted_items(sweep(world, 3 * 365 + 2 - 400)) == 0  # 3 years after the first, not after the last
+
+    held = hold(world, "content_item", item.pk)
+    report = sweep(world, 3 * 365 + 2)
+    assert report.by_hospital[world.hospital.code]["content_items_held"] == 1
+    assert deleted_items(report) == 0
+
+    retention.legal_hold_release(principal=world.principal("admin"), hold=held, reason="结案")
+    assert deleted_items(sweep(world, 3 * 365 + 2)) == 1
+    assert gone(ContentItem, item.pk)
+    assert not gone(ContentItem, draft.pk)
+    assert deleted_items(sweep(world, 30 * 365)) == 0  # a draft stays while it exists
+
+
+@pytest.mark.django_db
+def test_a_story_consent_follows_its_own_rule_once_the_story_has_gone(world, published):
+    from xinqiao.content.models import ContentItem
+
+    item, publications, _cover, take_down = published
+    patient = world.patients[0]
+    granted = consent(world, patient, Consent.Purpose.STORY_PUBLICATION, Consent.Action.GRANT)
+    consent(world, patient, Consent.Purpose.STORY_PUBLICATION, Consent.Action.WITHDRAW)
+    ContentItem.objects.filter(pk=item.pk).update(is_patient_story=True, story_patient=patient, story_consent=granted)
+    for publication in publications:
+        take_down(publication)
+
+    counts = sweep(world, 3 * 365 + 2).by_hospital[world.hospital.code]
+
+    assert (counts["content_items_deleted"], counts["consents_deleted"]) == (1, 2)
+    assert not Consent.objects.filter(patient=patient).exists()
+
+
+@pytest.mark.django_db
+def test_an_image_another_item_shows_is_only_detached(world, published, django_capture_on_commit_callbacks):
+    from django.core.files.storage import default_storage
+
+    from xinqiao.content.models import ContentImage, ContentItem
+    from xinqiao.content.tests.helpers import make_item
+
+    item, publications, cover, take_down = published
+    other = make_item(world, item.author, title="另一篇", cover_id=cover.pk)
+    for publication in publications:
+        take_down(publication)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep(world, 3 * 365 + 2)
+
+    assert gone(ContentItem, item.pk)
+    cover.refresh_from_db()
+    assert cover.item_id is None
+    assert default_storage.exists(cover.file.name)
+    assert ContentItem.objects.get(pk=other.pk).cover_id == cover.pk
+    assert ContentImage.objects.filter(pk=cover.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_dry_run_counts_content_without_deleting_it(world, published):
+    from xinqiao.content.models import ContentItem
+
+    item, publications, _cover, take_down = published
+    for publication in publications:
+        take_down(publication)
+
+    report = sweep(world, 3 * 365 + 2, dry_run=True)
+
+    counts = report.by_hospital[world.hospital.code]
+    assert (counts["content_items_deleted"], counts["publications_deleted"]) == (1, 2)
+    assert not gone(ContentItem, item.pk)
+
+
 # -- social_1y and crisis_case ----------------------------------------------------------------------------------
 
 
