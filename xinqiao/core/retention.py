@@ -112,6 +112,45 @@ NOT_SWEPT: dict[str, str] = {
 }
 
 
+# What each count of a sweep's summary means, for the retention page (the audit event keeps the names).
+COUNT_LABELS: dict[str, str] = {
+    "patients_anonymised": gettext_lazy("Patients anonymised"),
+    "patients_held": gettext_lazy("Patients kept by a hold"),
+    "content_items_deleted": gettext_lazy("Content items deleted"),
+    "publications_deleted": gettext_lazy("Publications deleted"),
+    "content_items_held": gettext_lazy("Content items kept by a hold"),
+    "consents_deleted": gettext_lazy("Consent events deleted"),
+    "consent_groups_held": gettext_lazy("Consent histories kept by a hold"),
+    "consent_groups_story_evidence": gettext_lazy("Consent histories kept as a story's evidence"),
+    "mentions_deleted": gettext_lazy("Mentions deleted"),
+    "mentions_held": gettext_lazy("Mentions kept by a hold"),
+    "alerts_deleted": gettext_lazy("Alerts deleted"),
+    "clusters_deleted": gettext_lazy("Empty clusters deleted"),
+    "mention_batches_deleted": gettext_lazy("Mention imports deleted"),
+    "cases_deleted": gettext_lazy("Crisis cases deleted"),
+    "cases_held": gettext_lazy("Crisis cases kept by a hold"),
+    "notifications_deleted": gettext_lazy("Notices deleted"),
+    "outbound_messages_deleted": gettext_lazy("Outbound messages deleted"),
+    "legal_holds_deleted": gettext_lazy("Released holds deleted"),
+    "login_throttles_deleted": gettext_lazy("Login throttles deleted"),
+    "task_results_deleted": gettext_lazy("Task results deleted"),
+    "backup_records_deleted": gettext_lazy("Backup records deleted"),
+    "sessions_deleted": gettext_lazy("Expired sessions deleted"),
+    "admin_log_deleted": gettext_lazy("Admin log entries deleted"),
+    "audit_events_pruned": gettext_lazy("Audit events pruned"),
+}
+
+
+def labelled_counts(counts: dict[str, int]) -> list[tuple[str, str, int]]:
+    """The non-zero counts of a sweep summary as (name, label, count), in the order of ``COUNT_LABELS``; a name
+    without a label (from an older release) shows as itself."""
+    order = {name: position for position, name in enumerate(COUNT_LABELS)}
+    names = sorted(
+        (name for name, value in counts.items() if value), key=lambda name: (order.get(name, len(order)), name)
+    )
+    return [(name, str(COUNT_LABELS.get(name, name)), counts[name]) for name in names]
+
+
 @dataclass
 class SweepReport:
     """What one sweep did (or, in a dry run, would do): counts per hospital code, and for the global tables."""

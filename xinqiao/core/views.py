@@ -782,8 +782,11 @@ def retention_page(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Legal hold placed: the retention sweep leaves this record alone."))
             return redirect("core:retention")
     holds = LegalHold.objects.filter(hospital=principal.hospital).select_related("placed_by", "released_by")
-    sweeps = AuditEvent.objects.filter(hospital=principal.hospital, action=AuditEvent.Action.RETENTION).order_by("-pk")[
-        :10
+    sweeps = [
+        (event.created_at, retention.labelled_counts(event.detail.get("counts", {})))
+        for event in AuditEvent.objects.filter(
+            hospital=principal.hospital, action=AuditEvent.Action.RETENTION
+        ).order_by("-pk")[:10]
     ]
     return render(
         request,

@@ -7,6 +7,7 @@ day their rule expires, one day before and one day after.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -695,6 +696,61 @@ def test_admin_places_and_releases_a_hold_from_the_page(client, world, password)
     held.refresh_from_db()
     assert not held.is_active
     assert held.release_reason == "结案"
+
+
+@pytest.mark.django_db
+def test_every_count_a_sweep_gives_has_a_label(world, published):
+    _item, publications, _cover, take_down = published
+    for publication in publications:
+        take_down(publication)
+
+    report = retention.sweep(now=later(3 * 365 + 2))
+
+    names = set(report.global_counts).union(*report.by_hospital.values())
+    assert "content_items_deleted" in names
+    assert names <= set(retention.COUNT_LABELS)
+
+
+@pytest.mark.django_db
+def test_the_page_names_what_the_last_sweeps_did_in_the_users_language(client, world, published):
+    item, publications, _cover, take_down = published
+    for publication in publications:
+        take_down(publication)
+    sweep(world, 3 * 365 + 2)
+    client.force_login(world.users["admin"])
+
+    page = client.get("/retention/").content.decode()
+
+    sweeps = page.split('data-testid="sweeps"')[1].split("</table>")[0]
+    assert "已匿名化的患者 3 · 已删除的内容 1 · 已删除的发布记录 2" in re.sub(r"<[^>]+>", "", sweeps)
+    assert '<span title="content_items_deleted">' in sweeps  # the name stays at hand for whoever reads the audit log
+    placed = client.post(
+        "/retention/",
+        {"subject_type": "content_item", "subject_id": item.pk + 1000, "reason": "广告争议", "approved_by": "法务部"},
+    )
+    assert placed.status_code == 400  # no such item
+    assert not LegalHold.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_admin_holds_a_content_item_from_the_page(client, world, published):
+    from xinqiao.content.models import ContentItem
+
+    item, publications, _cover, take_down = published
+    client.force_login(world.users["admin"])
+    placed = client.post(
+        "/retention/",
+        {"subject_type": "content_item", "subject_id": item.pk, "reason": "广告争议", "approved_by": "法务部"},
+    )
+    assert placed.status_code == 302
+    assert LegalHold.objects.get().subject_type == "content_item"
+    for publication in publications:
+        take_down(publication)
+
+    counts = sweep(world, 3 * 365 + 2).by_hospital[world.hospital.code]
+
+    assert (counts["content_items_held"], counts["content_items_deleted"]) == (1, 0)
+    assert ContentItem.objects.filter(pk=item.pk).exists()
 
 
 @pytest.mark.django_db
