@@ -18,6 +18,10 @@ times the CPU time; ``machine_reference_seconds``: a fixed pure-Python loop time
 shows how fast the machine was at that moment; and ``phases``: a separate import of the same file timed step by
 step (parse, write, commit), which shows what bounds the rate on each database.
 
+On SQLite the import's commit leaves copying the write-ahead log into the database file to a background thread
+(``core.bulk.checkpoint_after``, as PostgreSQL leaves it to its checkpointer): each run waits for that thread
+before the next one starts, and the seconds it still needed are reported (``background_checkpoint_seconds``).
+
 Run through the harness: ``python bench/run.py --only analytics_import [--quick] [--db sqlite|postgres|both]``.
 """
 
@@ -110,21 +114,25 @@ def _phases(account, path: Path) -> dict[str, float]:
 
     from xinqiao.analytics.importers.parse import parse_file
     from xinqiao.analytics.services.imports import upsert_content
+    from xinqiao.core.bulk import checkpoint_after, wait_for_checkpoint
 
     _clear(account)
     started = time.perf_counter()
     result = parse_file(path.read_bytes(), filename=path.name, platform="douyin")
     parsed = time.perf_counter()
     assert result.ok, result.errors[:3]
-    with transaction.atomic():
+    with checkpoint_after(), transaction.atomic():  # as the import commits
         upsert_content(account=account, records=result.content, source="import")
         written = time.perf_counter()
     committed = time.perf_counter()
+    checkpoint_seconds = wait_for_checkpoint()
     _clear(account)
     return {
         "parse_seconds": round(parsed - started, 3),
         "write_seconds": round(written - parsed, 3),
         "commit_seconds": round(committed - written, 3),
+        # SQLite: the log copied into the database by the background thread after the commit (not in the import)
+        "background_checkpoint_seconds": round(checkpoint_seconds, 3),
     }
 
 
@@ -152,6 +160,7 @@ def _machine_reference() -> float:
 def _measure(account, fmt: str, rows: int, subset: int, folder: Path) -> dict[str, Any]:
     from xinqiao.analytics.samples import make_sample
     from xinqiao.analytics.services.imports import metric_import_file
+    from xinqiao.core.bulk import wait_for_checkpoint
 
     started = time.perf_counter()
     sample = make_sample(EXPORT_TYPE, fmt=fmt, rows=rows, seed=2026, end=dt.date(2025, 3, 7))
@@ -165,12 +174,16 @@ def _measure(account, fmt: str, rows: int, subset: int, folder: Path) -> dict[st
     gc.collect()
     runs = []
     references = []
+    checkpoints = []
     for _run in range(1 + IMPORT_RUNS):
         _clear(account)
         references.append(_machine_reference())
         started, cpu_started = time.perf_counter(), time.process_time()
         imported = metric_import_file(hospital=account.hospital, platform="douyin", path=path, account=account)
         runs.append((time.perf_counter() - started, time.process_time() - cpu_started))
+        # SQLite: the import's log is copied into the database by a background thread once it has committed
+        # (``core.bulk.checkpoint_after``); the next run waits for it, and its time is reported, not hidden.
+        checkpoints.append(wait_for_checkpoint())
         assert (imported.rows_created, imported.rows_updated, imported.rows_unchanged) == (rows, 0, 0), imported.errors[
             :3
         ]
@@ -179,6 +192,7 @@ def _measure(account, fmt: str, rows: int, subset: int, folder: Path) -> dict[st
     started = time.perf_counter()
     again = metric_import_file(hospital=account.hospital, platform="douyin", path=path, account=account)
     again_seconds = time.perf_counter() - started
+    wait_for_checkpoint()
     assert (again.rows_created, again.rows_updated, again.rows_unchanged) == (0, 0, rows)
     phases = _phases(account, path)
     baseline = _baseline(account, path.read_bytes(), path.name, subset, rows)
@@ -201,6 +215,8 @@ def _measure(account, fmt: str, rows: int, subset: int, folder: Path) -> dict[st
             "import_cpu_seconds": round(median_cpu_seconds, 3),
             # the reference loop's seconds just before each import (the first one's included)
             "machine_reference_seconds": [round(seconds, 3) for seconds in references],
+            # after each import (the first one's included): the background checkpoint's remaining seconds
+            "background_checkpoint_seconds": [round(seconds, 3) for seconds in checkpoints],
             "cpu_rows_per_second": round(rows / median_cpu_seconds, 1),
             "reimport_seconds": round(again_seconds, 3),
             "reimport_rows_per_second": round(rows / again_seconds, 1),

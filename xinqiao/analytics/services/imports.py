@@ -55,7 +55,7 @@ from xinqiao.analytics.services.rollup import (
 from xinqiao.channels.models import PlatformAccount, Publication
 from xinqiao.core.access import Action, Principal
 from xinqiao.core.audit import audit_record
-from xinqiao.core.bulk import Prefetched, Repeated, bulk_upsert, bulk_upsert_columns
+from xinqiao.core.bulk import Prefetched, Repeated, bulk_upsert, bulk_upsert_columns, checkpoint_after
 from xinqiao.core.exceptions import ApplicationError
 from xinqiao.core.models import AuditEvent, Hospital, Membership
 
@@ -596,7 +596,9 @@ def _commit(
             extra={"errors": [error.as_dict() for error in result.errors[:50]]},
         )
     account = metric_import.account
-    with without_cyclic_gc(), transaction.atomic():
+    # The commit returns without copying SQLite's log of the written rows into the database (a background thread
+    # does that next): the user or the task sees the import done half a second sooner (200,000 rows).
+    with without_cyclic_gc(), checkpoint_after(), transaction.atomic():
         locked = MetricImport.objects.select_for_update().get(pk=metric_import.pk)
         if locked.status != from_status:
             raise ApplicationError(_("This import was already committed or rejected."), code="import_state")

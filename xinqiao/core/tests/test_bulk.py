@@ -225,3 +225,67 @@ def test_a_prefetched_column_is_written_like_a_list(world, small_batches):
     stored = dict(ContentMetricDaily.objects.filter(account=account).values_list("content_key", "extra"))
     assert len(stored) == 1_050
     assert (stored["k00099"], stored["k00100"], stored["k01049"]) == ({"row": 99}, {"row": 100}, {"row": 1049})
+
+
+# -- the commit's WAL checkpoint moved to a background thread -----------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_file(tmp_path, monkeypatch, django_db_blocker):
+    """``core.bulk``'s connection pointed at a fresh SQLite file with the project's options (WAL, the automatic
+    checkpoint at 1,000 pages), outside any transaction: the tests' own database is in memory, where there is no
+    log to checkpoint."""
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's write-ahead log")
+    path = tmp_path / "checkpoint.sqlite3"
+    wrapper = DatabaseWrapper({**connection.settings_dict, "NAME": str(path)}, alias="checkpoint_test")
+    monkeypatch.setattr(bulk, "connection", wrapper)
+    with django_db_blocker.unblock():  # a database of its own, not the tests' one
+        with wrapper.cursor() as cursor:
+            cursor.execute("CREATE TABLE fact (id INTEGER PRIMARY KEY, body TEXT)")
+        yield wrapper, path
+        bulk.wait_for_checkpoint()
+        wrapper.close()
+
+
+def write_10_mb(wrapper) -> None:
+    with wrapper.cursor() as cursor:  # one statement, committed by itself (autocommit)
+        cursor.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
+            "INSERT INTO fact (body) SELECT printf('%.500c', 'x') FROM n"
+        )
+
+
+def test_a_commit_inside_checkpoint_after_leaves_the_log_to_a_background_thread(sqlite_file):
+    wrapper, path = sqlite_file
+    stored = path.stat().st_size
+
+    with bulk.checkpoint_after():
+        write_10_mb(wrapper)
+        assert path.stat().st_size == stored  # committed into the log only
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM fact")
+            assert cursor.fetchone() == (20000,)
+
+    bulk.wait_for_checkpoint()
+    assert path.stat().st_size > 10_000_000  # copied into the database by the thread
+    with wrapper.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone() == (1000,)  # the connection checkpoints its own commits again
+
+
+def test_without_it_the_committing_connection_checkpoints(sqlite_file):
+    wrapper, path = sqlite_file
+
+    write_10_mb(wrapper)
+
+    assert path.stat().st_size > 10_000_000
+    assert bulk.wait_for_checkpoint() < 0.01  # no thread was started
+
+
+def test_inside_an_outer_transaction_checkpoint_after_changes_nothing(world):
+    with transaction.atomic(), bulk.checkpoint_after():
+        assert bulk._checkpoint_thread is None
+    assert bulk._checkpoint_thread is None
