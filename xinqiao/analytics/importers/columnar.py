@@ -189,7 +189,7 @@ def _read(result: ParseResult, table: Table, header_index: int, platform: str, t
     key_columns = {
         column.canonical: _listed(read(column)) for column in result.columns if column.canonical in KEY_FIELDS
     }
-    content_keys = p._content_keys(platform, n, key_columns)
+    content_keys = content_keys_hashed(platform, n, key_columns)
     order = sorted(range(n), key=content_keys.__getitem__)
     days = key_columns.get("stat_date")
     if days is not None:
@@ -223,6 +223,45 @@ def _read(result: ParseResult, table: Table, header_index: int, platform: str, t
     p._add_preview_rows(result, list(range(first_number, first_number + len(preview))), preview)
     result.content = records
     return True
+
+
+def content_keys_hashed(platform: str, n: int, columns: dict[str, list[Any]]) -> list[str]:
+    """``parse._content_keys`` with the SHA-256 of the title keys taken by polars (polars-hash, in Rust, off the
+    GIL): the same keys; 200,000 titled rows 0.55 → 0.1 s. A title that is not text (the row path formats it with
+    ``str``) goes the row path's way."""
+    import polars as pl
+    import polars_hash  # noqa: F401 - registers the ``chash`` namespace
+
+    from xinqiao.analytics.importers import parse as p
+
+    def text(name: str) -> pl.Series | None:
+        values = columns.get(name)
+        if not values:
+            return None
+        try:
+            return pl.Series(values, dtype=pl.String, strict=True)
+        except (TypeError, pl.exceptions.PolarsError):
+            return None
+
+    titles = text("title") if columns.get("title") else pl.Series([""] * n, dtype=pl.String)
+    ids = text("content_id") if columns.get("content_id") else pl.Series([None] * n, dtype=pl.String)
+    if titles is None or titles.null_count() or ids is None:
+        return p._content_keys(platform, n, columns)  # values the row path formats with ``str``
+    published = columns.get("publish_time") or [None] * n
+    stamps = {value: value.isoformat() for value in set(published) if value}
+    basis = pl.DataFrame(
+        {
+            "title": titles,
+            "stamp": pl.Series(list(map(stamps.get, published)), dtype=pl.String).fill_null(""),
+            "id": ids,
+        }
+    )
+    hashed = pl.lit("t:") + pl.concat_str(
+        [pl.lit(f"{platform}|"), pl.col("title"), pl.lit("|"), pl.col("stamp")]
+    ).chash.sha2_256().str.slice(0, 32)
+    has_id = pl.col("id").is_not_null() & (pl.col("id").str.len_chars() > 0)
+    keys = basis.select(pl.when(has_id).then(pl.col("id").str.slice(0, 80)).otherwise(hashed).alias("key"))
+    return keys.to_series().to_list()
 
 
 def _listed(values: list[Any] | LazyColumn) -> list[Any]:

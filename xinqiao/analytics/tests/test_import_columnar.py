@@ -317,3 +317,36 @@ def test_only_empty_cells_take_the_empty_cells_value():
 
     assert column.series().to_list() == [5.0, None, 0.5] == column[0:3]
     assert column.json_fragments('"n": ', str, 0, 3).to_list() == ['"n": 5', None, '"n": 0.5']
+
+
+_STAMPS = st.one_of(
+    st.none(),
+    st.datetimes(
+        min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1), timezones=st.sampled_from([None, dt.UTC])
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.text(max_size=90), st.text(max_size=30), _STAMPS), min_size=1, max_size=30),
+    with_ids=st.booleans(),
+    platform=st.sampled_from(["douyin", "weibo", "wechat_oa"]),
+)
+def test_the_hashed_content_keys_are_the_row_paths(rows, with_ids, platform):
+    columns: dict[str, list[Any]] = {
+        "title": [title for _id, title, _stamp in rows],
+        "publish_time": [stamp for _id, _title, stamp in rows],
+    }
+    if with_ids:
+        columns["content_id"] = [content_id for content_id, _title, _stamp in rows]
+
+    hashed = columnar.content_keys_hashed(platform, len(rows), columns)
+
+    assert hashed == parse._content_keys(platform, len(rows), columns)
+
+
+def test_titles_that_are_not_text_are_keyed_as_the_row_path_keys_them():
+    columns: dict[str, list[Any]] = {"title": ["甲", None, 3], "publish_time": [None, None, None]}
+    assert columnar.content_keys_hashed("douyin", 3, columns) == parse._content_keys("douyin", 3, columns)
+    assert columnar.content_keys_hashed("douyin", 2, {}) == parse._content_keys("douyin", 2, {})
