@@ -21,6 +21,7 @@ import io
 import itertools
 import operator
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from xinqiao.analytics.importers import headers as h
@@ -55,6 +56,14 @@ class LazyColumn(Sequence):
         self._cells = cells
         self._mapping = mapping
         self._values: list[Any] | None = None
+
+    @property
+    def cells(self) -> pl.Series:
+        return self._cells
+
+    @property
+    def mapping(self) -> dict[Any, Any] | None:
+        return self._mapping
 
     def _made(self, cells: list[Any]) -> list[Any]:
         return cells if self._mapping is None else list(map(self._mapping.__getitem__, cells))
@@ -160,6 +169,8 @@ def read_columnar(
 
 
 def _read(result: ParseResult, table: Table, header_index: int, platform: str, today: dt.date) -> bool:
+    import polars as pl
+
     from xinqiao.analytics.importers import parse as p
 
     head = table.head(header_index + 1 + 20)
@@ -197,12 +208,27 @@ def _read(result: ParseResult, table: Table, header_index: int, platform: str, t
             raise _Decline  # an empty date: the row path reports it
         order.sort(key=days.__getitem__)  # stable: each day's rows stay in key order
     first_number = header_index + 2
-    if all(itertools.starmap(int.__lt__, itertools.pairwise(order))):
+    in_order = all(itertools.starmap(int.__lt__, itertools.pairwise(order)))
+    gathered: Future | None = None
+    if not in_order:  # polars puts the cells in order in a thread (off the GIL) while this one reads the columns
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-order")
+        positions = pl.Series(order, dtype=pl.UInt32)
+        gathered = pool.submit(frame.lazy().select(pl.all().gather(positions)).collect)  # collect releases the GIL
+        pool.shutdown(wait=False)  # the thread ends with its one task
+    # What a cell reads as does not depend on where it is: every other column is read from the cells in file order.
+    others = {column.index: read(column) for column in result.columns if column.canonical not in key_columns}
+    if gathered is None:
         numbers = list(range(first_number, first_number + n))
     else:
-        frame = frame[order]
-        cells = {column.index: frame.to_series(column.index) for column in result.columns}
+        frame = gathered.result()
         take = operator.itemgetter(*order)
+        for index, values in others.items():
+            if isinstance(values, list):
+                others[index] = list(take(values))
+            elif values.mapping is not None:
+                others[index] = LazyColumn(frame.to_series(index), values.mapping)
+            else:  # numbers polars converted itself
+                others[index] = LazyColumn(values.cells.gather(positions))
         content_keys = list(take(content_keys))
         key_columns = {name: list(take(values)) for name, values in key_columns.items()}
         numbers = [first_number + position for position in order]
@@ -210,11 +236,11 @@ def _read(result: ParseResult, table: Table, header_index: int, platform: str, t
     unknown_columns: list[tuple[str, list[Any]]] = []
     for column in result.columns:
         if not column.canonical:
-            unknown_columns.append((column.header, read(column)))
+            unknown_columns.append((column.header, others[column.index]))
         elif column.canonical in key_columns:
             columns[column.canonical] = key_columns[column.canonical]
         else:
-            columns[column.canonical] = read(column)
+            columns[column.canonical] = others[column.index]
     records = p._clean_content(result, columns, numbers, unknown_columns, platform, today, content_keys=content_keys)
     if records is None:
         return False
