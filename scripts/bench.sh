@@ -40,7 +40,7 @@ if [[ "$db" == "postgres" || "$db" == "both" ]] && [[ -z "${DATABASE_URL:-}" && 
     mem_kb="$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
     buffers_mb=$(( mem_kb / 4 / 1024 ))
     (( buffers_mb > 8192 )) && buffers_mb=8192
-    export PGTEST_SETTINGS="-c shared_buffers=${buffers_mb}MB -c effective_cache_size=$(( mem_kb * 3 / 4 / 1024 ))MB -c random_page_cost=1.1 -c max_wal_size=4GB -c maintenance_work_mem=512MB ${PGTEST_SETTINGS:-}"
+    export PGTEST_SETTINGS="-c shared_buffers=${buffers_mb}MB -c effective_cache_size=$(( mem_kb * 3 / 4 / 1024 ))MB -c random_page_cost=1.1 -c max_wal_size=4GB -c maintenance_work_mem=512MB -c work_mem=64MB ${PGTEST_SETTINGS:-}"
     DATABASE_URL="$(bash scripts/pg-test.sh start "$pg_state")"
     export DATABASE_URL
 fi

@@ -39,8 +39,12 @@ def post_table(
     """The most viewed posts of the period (one GROUP BY account, content key), with rates."""
     rows = (
         content_rows(hospital, start, end, filters, department_ids)
-        .values("content_key", "account_id", "account__name", "platform")  # key first: see topics._fact_groups
+        # Key first (see topics._fact_groups); the account's name is not a grouping column (it follows from the
+        # account): PostgreSQL multiplies the groups it expects by each grouping column's distinct values, and
+        # the name's would make it sort a year's rows on disk instead of summing them in parallel hash tables.
+        .values("content_key", "account_id", "platform")
         .annotate(
+            account_name=Max("account__name"),
             title=Max("title"),
             topic=Max("topic"),
             content_format=Max("content_format"),
@@ -56,7 +60,7 @@ def post_table(
         result.append(
             {
                 "account_id": row["account_id"],
-                "account": row["account__name"],
+                "account": row["account_name"],
                 "platform": row["platform"],
                 "content_key": row["content_key"],
                 "title": row["title"],
