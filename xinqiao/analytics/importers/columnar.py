@@ -253,7 +253,7 @@ def _read(result: ParseResult, table: Table, header_index: int, platform: str, t
 
 def content_keys_hashed(platform: str, n: int, columns: dict[str, list[Any]]) -> list[str]:
     """``parse._content_keys`` with the SHA-256 of the title keys taken by polars (polars-hash, in Rust, off the
-    GIL): the same keys; 200,000 titled rows 0.55 → 0.1 s. A title that is not text (the row path formats it with
+    GIL): the same keys; 200,000 titled rows 0.57 → 0.23 s. A title that is not text (the row path formats it with
     ``str``) goes the row path's way."""
     import polars as pl
     import polars_hash  # noqa: F401 - registers the ``chash`` namespace
