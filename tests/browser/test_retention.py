@@ -39,4 +39,5 @@ def test_admin_places_a_legal_hold_that_the_sweep_respects(page, login, world, r
     assert held.erased_at is None
     assert other.erased_at is not None
     page.reload()
-    assert page.get_by_test_id("sweeps").locator("code", has_text="patients_held").count() == 1
+    held_count = page.get_by_test_id("sweeps").locator("span[title=patients_held]")
+    assert held_count.inner_text() == "因保全保留的患者 1"  # the count named in the user's language
