@@ -407,12 +407,16 @@ def delete_content_items(hospital: Hospital, batch: list[int], now: dt.datetime)
 
 
 def _image_used_elsewhere(image, items: list[int]) -> bool:
-    """Whether an item other than ``items`` has the image as its cover or in the text of one of its revisions."""
+    """Whether another item of the image's hospital than ``items`` has the image as its cover or in the text of one
+    of its revisions (an image is served to its own hospital only)."""
     from xinqiao.content.models import ContentItem, Revision
 
     if ContentItem.objects.filter(cover=image).exclude(pk__in=items).exists():
         return True
-    return Revision.objects.filter(body_html__contains=image.get_absolute_url()).exclude(item_id__in=items).exists()
+    revisions = Revision.objects.filter(
+        item__hospital_id=image.hospital_id, body_html__contains=image.get_absolute_url()
+    )
+    return revisions.exclude(item_id__in=items).exists()
 
 
 def _delete_files(paths: list[str]) -> None:
