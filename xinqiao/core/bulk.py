@@ -122,17 +122,29 @@ def checkpoint_after() -> Iterator[None]:
     if connection.vendor != "sqlite" or connection.in_atomic_block or not name or in_memory:
         yield
         return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_autocheckpoint")
-        (saved,) = cursor.fetchone()
-        cursor.execute("PRAGMA wal_autocheckpoint=0")
-    try:
+    with sqlite_pragmas(wal_autocheckpoint=0) as saved:
         yield
+    if saved["wal_autocheckpoint"]:
+        _start_checkpoint(name)
+
+
+@contextlib.contextmanager
+def sqlite_pragmas(**values: int) -> Iterator[dict[str, int]]:
+    """Set these integer PRAGMAs of this SQLite connection for the block and put the previous values back after
+    it (whatever happens in it); yields the previous values."""
+    saved: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for name in values:
+            cursor.execute(f"PRAGMA {name}")
+            saved[name] = int(cursor.fetchone()[0])
+        for name, value in values.items():
+            cursor.execute(f"PRAGMA {name} = {int(value):d}")
+    try:
+        yield saved
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA wal_autocheckpoint={int(saved):d}")
-        if saved:
-            _start_checkpoint(name)
+            for name, value in saved.items():
+                cursor.execute(f"PRAGMA {name} = {value:d}")
 
 
 def _start_checkpoint(path: str) -> None:

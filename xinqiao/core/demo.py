@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from xinqiao.core import vault
-from xinqiao.core.bulk import bulk_upsert_columns
+from xinqiao.core.bulk import bulk_upsert_columns, sqlite_pragmas
 from xinqiao.core.exceptions import ApplicationError
 from xinqiao.core.models import (
     AuditEvent,
@@ -1126,19 +1126,8 @@ def _sqlite_bulk_pragmas() -> Iterator[None]:
     if connection.vendor != "sqlite":
         yield
         return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        cache_size = int(cursor.fetchone()[0])
-        cursor.execute("PRAGMA wal_autocheckpoint")
-        autocheckpoint = int(cursor.fetchone()[0])
-        cursor.execute("PRAGMA cache_size = -524288")
-        cursor.execute("PRAGMA wal_autocheckpoint = 50000")
-    try:
+    with sqlite_pragmas(cache_size=-524288, wal_autocheckpoint=50000):
         yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {cache_size:d}")
-            cursor.execute(f"PRAGMA wal_autocheckpoint = {autocheckpoint:d}")
 
 
 def demo_seed(
