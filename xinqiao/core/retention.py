@@ -375,10 +375,11 @@ def _content(hospital: Hospital, now: dt.datetime, dry_run: bool) -> Counter:
 
 
 def delete_content_items(hospital: Hospital, batch: list[int], now: dt.datetime) -> Counter:
-    """Delete the content items ``batch`` (expired, not held) in one transaction: the items are locked and the
-    rule checked again under the lock (a publication or a hold added since the first look keeps an item). Their publications go with their tracking links, clicks and touches (the metric facts keep their
-    numbers, unlinked); their images' files are removed once the transaction has committed, except an image
-    another item still shows (it is only detached)."""
+    """Delete the content items ``batch`` (expired, not held) in one transaction: the items are locked and the rule
+    checked again under the lock (a publication or a hold added since the first look keeps an item). Their
+    publications go with their tracking links, clicks and touches (the metric facts keep their numbers, unlinked);
+    their images' files are removed once the transaction has committed, except an image another item still shows
+    (it is only detached)."""
     from xinqiao.channels.models import Publication
     from xinqiao.content.models import Approval, ContentImage, ContentItem, Revision, Transition, WarnAcknowledgement
 
