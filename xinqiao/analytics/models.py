@@ -160,7 +160,27 @@ class ContentMetricDaily(models.Model):
         return f"{self.content_key} {self.stat_date}"
 
 
-class ContentMetricRollup(models.Model):
+class ContentSums(models.Model):
+    """The sums of a group of content facts that both content rollups hold."""
+
+    fact_rows = models.IntegerField()  # the facts summed
+    impressions = models.BigIntegerField()
+    views = models.BigIntegerField()
+    viewers = models.BigIntegerField()
+    likes = models.BigIntegerField()
+    comments = models.BigIntegerField()
+    shares = models.BigIntegerField()
+    favorites = models.BigIntegerField()
+    follows_gained = models.BigIntegerField()
+    # Σ completion_rate × views and Σ views over the facts that report a completion rate (NULL when none does)
+    completion_weighted = models.FloatField(null=True, blank=True)
+    completion_views = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ContentMetricRollup(ContentSums):
     """The content facts of one account and day summed per topic and department: the rows the overview's daily
     trend, the period totals and the platform and account splits add up instead of every fact (a year of a large
     hospital is 5,000,000 facts and a few hundred thousand of these).
@@ -178,18 +198,6 @@ class ContentMetricRollup(models.Model):
     topic = models.CharField(max_length=40, blank=True)
     department_id_snapshot = models.IntegerField(null=True, blank=True)
     stat_date = models.DateField()
-    fact_rows = models.IntegerField()  # the facts summed: content items with a row that day
-    impressions = models.BigIntegerField()
-    views = models.BigIntegerField()
-    viewers = models.BigIntegerField()
-    likes = models.BigIntegerField()
-    comments = models.BigIntegerField()
-    shares = models.BigIntegerField()
-    favorites = models.BigIntegerField()
-    follows_gained = models.BigIntegerField()
-    # Σ completion_rate × views and Σ views over the facts that report a completion rate (NULL when none does)
-    completion_weighted = models.FloatField(null=True, blank=True)
-    completion_views = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("content metric rollup")
@@ -201,6 +209,61 @@ class ContentMetricRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.stat_date} {self.topic}"
+
+
+class ContentMonthRollup(ContentSums):
+    """The content facts of one content item (account and content key) in one calendar month, summed per topic,
+    format, department and doctor: what the topic, post, department and doctor views add up for the whole months
+    of a long period instead of every daily fact (a year of a large hospital: 5,000,000 facts, about 180,000 of
+    these). The days of the period outside whole months are still read from the facts
+    (``selectors.months``).
+
+    Derived data like ``ContentMetricRollup`` and kept by the same calls (``services.rollup``): every writer of
+    facts recomputes the account's months it wrote in its own transaction; ``manage.py rebuild_content_rollup``
+    recomputes or checks both. ``title``, ``published_at`` and ``publication`` are the greatest title, the earliest
+    publish time and the greatest publication of the month's facts (what the post table shows, as its GROUP BY over
+    the facts takes them)."""
+
+    hospital = models.ForeignKey(
+        Hospital, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    account = models.ForeignKey(PlatformAccount, on_delete=models.CASCADE, related_name="+", db_index=False)
+    platform = models.CharField(max_length=20, choices=PlatformAccount.Platform.choices)
+    month = models.DateField()  # the month's first day
+    content_key = models.CharField(max_length=80)
+    topic = models.CharField(max_length=40, blank=True)
+    content_format = models.CharField(max_length=20, blank=True)
+    department_id_snapshot = models.IntegerField(null=True, blank=True)
+    doctor_id_snapshot = models.IntegerField(null=True, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    # Unlinked when the publication is deleted, as the facts are (their link is SET_NULL too); no database
+    # constraint, as for the facts' own keys.
+    publication = models.ForeignKey(
+        Publication,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+
+    class Meta:
+        verbose_name = _("content month rollup")
+        verbose_name_plural = _("content month rollups")
+        indexes = [
+            models.Index(fields=["hospital", "month"], name="content_month_hospital"),
+            models.Index(fields=["account", "month"], name="content_month_account"),
+            models.Index(
+                fields=["publication"],
+                name="content_month_publication",
+                condition=models.Q(publication__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.month:%Y-%m} {self.content_key}"
 
 
 class AccountMetricDaily(models.Model):

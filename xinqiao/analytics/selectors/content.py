@@ -9,11 +9,21 @@ from typing import Any
 from django.db.models import Max, Min
 from django.db.models.functions import ExtractHour
 
-from xinqiao.analytics.selectors import LOCAL_TZ, Filters, content_rows
+from xinqiao.analytics.selectors import LOCAL_TZ, Filters, content_rows, months
 from xinqiao.analytics.selectors.period import content_aggregate_expressions, content_totals, totals_with_posts
 from xinqiao.core.models import Hospital
 
 INTERACTIONS = ("likes", "comments", "shares", "favorites")
+# What the post table shows of each post besides its sums: alias → (its aggregate over the facts or the month
+# rollup, how two parts' values combine)
+POST_EXTREMES: months.Extremes = {
+    "account_name": (lambda _alias: Max("account__name"), max),
+    "title": (Max, max),
+    "topic": (Max, max),
+    "content_format": (Max, max),
+    "published_at": (Min, min),
+    "publication_id": (Max, max),
+}
 
 
 def _derived(totals: dict[str, Any]) -> dict[str, Any]:
@@ -36,24 +46,26 @@ def post_table(
     *,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
-    """The most viewed posts of the period (one GROUP BY account, content key), with rates."""
-    rows = (
-        content_rows(hospital, start, end, filters, department_ids)
-        # Key first (see topics._fact_groups); the account's name is not a grouping column (it follows from the
-        # account): PostgreSQL multiplies the groups it expects by each grouping column's distinct values, and
-        # the name's would make it sort a year's rows on disk instead of summing them in parallel hash tables.
-        .values("content_key", "account_id", "platform")
-        .annotate(
-            account_name=Max("account__name"),
-            title=Max("title"),
-            topic=Max("topic"),
-            content_format=Max("content_format"),
-            published_at=Min("published_at"),
-            publication_id=Max("publication_id"),
-            **content_aggregate_expressions(),
+    """The most viewed posts of the period (one GROUP BY account, content key; a long period's whole months from
+    the month rollup), with rates."""
+    # Key first (see topics._fact_groups); the account's name is not a grouping column (it follows from the
+    # account): PostgreSQL multiplies the groups it expects by each grouping column's distinct values, and the
+    # name's would make it sort a year's rows on disk instead of summing them in parallel hash tables.
+    fields = ("content_key", "account_id", "platform")
+    merged = months.grouped_totals(hospital, start, end, filters, department_ids, fields, extremes=POST_EXTREMES)
+    if merged is None:
+        rows = (
+            content_rows(hospital, start, end, filters, department_ids)
+            .values(*fields)
+            .annotate(
+                **{alias: make(alias) for alias, (make, _pick) in POST_EXTREMES.items()},
+                **content_aggregate_expressions(),
+            )
+            .order_by("-total_views", "account_id", "content_key")[:limit]
         )
-        .order_by("-total_views", "account_id", "content_key")[:limit]
-    )
+    else:
+        merged.sort(key=lambda row: (-(row["total_views"] or 0), row["account_id"], row["content_key"]))
+        rows = merged[:limit]
     result = []
     for row in rows:
         totals = content_totals(row)

@@ -6,9 +6,11 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from xinqiao.analytics.selectors import Filters, content_rows
+from django.db.models import Q
+
+from xinqiao.analytics.selectors import Filters
 from xinqiao.analytics.selectors.content import _derived
-from xinqiao.analytics.selectors.period import content_totals, totals_with_posts
+from xinqiao.analytics.selectors.period import content_totals, period_totals_with_posts
 from xinqiao.core.models import Department, Doctor, Hospital
 
 
@@ -30,9 +32,14 @@ def doctor_ip_ranking(
     """Doctors marked as doctor IP ranked by views of the content linked to them, then interaction rate."""
     doctors = {d.pk: d.name for d in Doctor.objects.filter(hospital=hospital, is_ip=True)}
     rows = []
-    for row in totals_with_posts(
-        content_rows(hospital, start, end, filters, department_ids).filter(doctor_id_snapshot__in=list(doctors)),
+    for row in period_totals_with_posts(
+        hospital,
+        start,
+        end,
+        filters,
+        department_ids,
         "doctor_id_snapshot",
+        condition=Q(doctor_id_snapshot__in=list(doctors)),
     ):
         totals = content_totals(row)
         rows.append(
@@ -61,9 +68,14 @@ def department_ranking(
     are left out). A department-scoped viewer sees their own departments' rows only."""
     names = dict(Department.objects.filter(hospital=hospital).values_list("pk", "name"))
     rows = []
-    for row in totals_with_posts(
-        content_rows(hospital, start, end, filters, department_ids).filter(department_id_snapshot__isnull=False),
+    for row in period_totals_with_posts(
+        hospital,
+        start,
+        end,
+        filters,
+        department_ids,
         "department_id_snapshot",
+        condition=Q(department_id_snapshot__isnull=False),
     ):
         totals = content_totals(row)
         department_id = row["department_id_snapshot"]

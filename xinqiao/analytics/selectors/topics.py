@@ -11,7 +11,7 @@ from django.db.models import Min
 
 from xinqiao.analytics import attribution
 from xinqiao.analytics.models import ContentMetricDaily
-from xinqiao.analytics.selectors import Filters, content_rows, publication_content_rows
+from xinqiao.analytics.selectors import Filters, content_rows, months, publication_content_rows
 from xinqiao.analytics.selectors.content import _derived
 from xinqiao.analytics.selectors.period import CONTENT_SUMS, content_aggregate_expressions
 from xinqiao.core.models import Hospital
@@ -71,7 +71,11 @@ def _fact_groups(
     """The period's facts summed per ``keys`` + content key: the one GROUP BY every breakdown is rolled up from.
     The content key comes first in the grouping: SQLite sorts the rows to group them, and a comparison that the
     (nearly unique) key decides at once is cheaper than one that first compares the long, mostly equal topic texts
-    (a year of 5,000,000 facts: 38.9 → 28.9 s)."""
+    (a year of 5,000,000 facts: 38.9 → 28.9 s). A long period's whole months are read from the month rollup
+    (``selectors.months``: the same year, ≈ 180,000 rows)."""
+    merged = months.grouped_totals(hospital, start, end, filters, department_ids, ("content_key", *keys))
+    if merged is not None:
+        return merged
     return list(
         content_rows(hospital, start, end, filters, department_ids)
         .values("content_key", *keys)

@@ -1,26 +1,29 @@
-"""Keep ``ContentMetricRollup`` equal to its facts: the sums of ``ContentMetricDaily`` per account, day, topic and
-department (docs/architecture.md, "Content rollup").
+"""Keep the two content rollups equal to their facts (docs/architecture.md, "Content rollup"):
+``ContentMetricRollup``, the sums of ``ContentMetricDaily`` per account, day, topic and department, and
+``ContentMonthRollup``, their sums per content item and calendar month (with its topic, format, department and
+doctor).
 
 Every writer of facts calls ``content_rollup_refresh`` for the account and the days it wrote, in its own
-transaction; it recomputes those days from the facts with one ``INSERT … SELECT … GROUP BY`` (nothing passes
-through Python). ``content_rollup_rebuild`` does the same for whole hospitals (the demo seed, the benchmark data,
-``manage.py rebuild_content_rollup``), and ``content_rollup_differences`` compares the stored rollup with a fresh
-one without writing. The first import of an account's period, which writes every fact of its days itself, sums the
-columns it has just written instead (``content_rollup_replace`` with ``content_rollup_rows``: polars groups them,
-without reading the facts back).
+transaction; it recomputes those days, and the whole months they fall in, from the facts with an ``INSERT …
+SELECT … GROUP BY`` each (nothing passes through Python). ``content_rollup_rebuild`` does the same for whole
+hospitals (the demo seed, the benchmark data, ``manage.py rebuild_content_rollup``), and
+``content_rollup_differences`` compares the stored rollups with fresh ones without writing. The first import of an
+account's period, which writes every fact of its days itself, sums the columns it has just written instead
+(``content_rollup_replace`` with ``content_rollup_rows`` and ``content_month_columns``: polars groups them, without
+reading the facts back); a month that already holds other days' facts of the account is recomputed from the facts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import connection
 
-from xinqiao.analytics.models import ContentMetricDaily, ContentMetricRollup
+from xinqiao.analytics.models import ContentMetricDaily, ContentMetricRollup, ContentMonthRollup
 from xinqiao.channels.models import PlatformAccount
-from xinqiao.core.bulk import Column, Repeated
+from xinqiao.core.bulk import Column, Repeated, bulk_upsert_columns
 from xinqiao.core.models import Hospital
 
 GROUP_COLUMNS = ("hospital_id", "account_id", "platform", "topic", "department_id_snapshot", "stat_date")
@@ -33,6 +36,24 @@ AGGREGATES = {
     "completion_views": "SUM(CASE WHEN completion_rate IS NOT NULL THEN views END)",
 }
 ROLLUP_COLUMNS = (*GROUP_COLUMNS, *AGGREGATES)
+# The month rollup: grouped by the month (its first day) and these, with the same sums and what the post table shows
+MONTH_GROUP_COLUMNS = (
+    "hospital_id",
+    "account_id",
+    "platform",
+    "content_key",
+    "topic",
+    "content_format",
+    "department_id_snapshot",
+    "doctor_id_snapshot",
+)
+MONTH_AGGREGATES = {
+    **AGGREGATES,
+    "title": "MAX(title)",
+    "published_at": "MIN(published_at)",
+    "publication_id": "MAX(publication_id)",
+}
+MONTH_COLUMNS = ("month", *MONTH_GROUP_COLUMNS, *MONTH_AGGREGATES)
 
 
 def _grouped_sql(where: str) -> str:
@@ -67,9 +88,54 @@ def content_rollup_refresh(*, account_id: int, start: dt.date, end: dt.date) -> 
     second one's DELETE would not see the rows the first inserted meanwhile, and those days would count twice.
     """
     start, end = _cleared(account_id, start, end)
+    written = _insert_grouped(_ACCOUNT_DAYS, [account_id, start, end])
+    return written + _refresh_months(account_id, start, end)
+
+
+_ACCOUNT_DAYS = "account_id = %s AND stat_date >= %s AND stat_date <= %s"  # (column names that need no quoting)
+
+
+def _month_sql() -> str:
+    """The first day of a fact's month, in SQL (``%`` doubled: the statement has parameters)."""
+    if connection.vendor == "postgresql":
+        return "CAST(DATE_TRUNC('month', CAST(stat_date AS timestamp)) AS date)"
+    return "strftime('%%Y-%%m-01', stat_date)"  # SQLite stores a date as its ISO text
+
+
+def _month_grouped_sql(where: str) -> str:
+    """SELECT of the month rollup rows of the facts matching ``where`` (a condition with %s parameters)."""
     quote = connection.ops.quote_name
-    where = f"{quote('account_id')} = %s AND {quote('stat_date')} >= %s AND {quote('stat_date')} <= %s"
-    return _insert_grouped(where, [account_id, start, end])
+    groups = ", ".join(quote(name) for name in MONTH_GROUP_COLUMNS)
+    month = _month_sql()
+    table = quote(ContentMetricDaily._meta.db_table)
+    return (
+        f"SELECT {month}, {groups}, {', '.join(MONTH_AGGREGATES.values())} FROM {table} "  # noqa: S608 - names are ours
+        f"WHERE {where} GROUP BY {month}, {groups}"
+    )
+
+
+def _insert_month_grouped(where: str, params: list[Any]) -> int:
+    quote = connection.ops.quote_name
+    target = ", ".join(quote(name) for name in MONTH_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(ContentMonthRollup._meta.db_table)} ({target}) {_month_grouped_sql(where)}", params
+        )
+        return cursor.rowcount
+
+
+def month_span(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The first day of ``start``'s month and the last day of ``end``'s month."""
+    following = (end.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return start.replace(day=1), following - dt.timedelta(days=1)
+
+
+def _refresh_months(account_id: int, start: dt.date, end: dt.date) -> int:
+    """Recompute the account's month rollup of every month [start, end] touches, from its facts (the account row is
+    locked by the caller)."""
+    first, last = month_span(start, end)
+    ContentMonthRollup.objects.filter(account_id=account_id, month__gte=first, month__lte=last).delete()
+    return _insert_month_grouped(_ACCOUNT_DAYS, [account_id, first, last])
 
 
 def _cleared(account_id: int, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
@@ -128,13 +194,61 @@ def _series(name: str, values: Column, count: int, *, numeric: bool = False):
     return pl.Series(name, values if isinstance(values, list) else list(values), strict=False)
 
 
-def content_rollup_replace(*, account_id: int, start: dt.date, end: dt.date, rows: list[ContentMetricRollup]) -> int:
+def content_month_columns(data: dict[str, Column], count: int) -> tuple[dict[str, Column], int]:
+    """The month rollup rows of ``count`` facts given column by column (as ``content_rollup_rows`` takes them, with
+    the content key, format, doctor, title, publish time and publication too), as columns for
+    ``bulk_upsert_columns`` and their number: the rows ``_month_grouped_sql`` gives for the same facts, computed by
+    polars."""
+    import polars as pl
+
+    if not count:
+        return {}, 0
+    constant = {name: data[name] for name in MONTH_GROUP_COLUMNS if isinstance(data[name], Repeated)}
+    grouped = [name for name in MONTH_GROUP_COLUMNS if name not in constant]
+    shown = ("title", "published_at", "publication_id")
+    frame = pl.DataFrame(
+        [_series("stat_date", data["stat_date"], count)]
+        + [_series(name, data[name], count) for name in (*grouped, *shown)]
+        + [_series(name, data[name], count, numeric=True) for name in (*SUM_COLUMNS, "completion_rate")]
+    )
+    rated = pl.col("completion_rate").is_not_null()
+    sums = frame.group_by([pl.col("stat_date").dt.truncate("1mo").alias("month"), *grouped]).agg(
+        pl.len().alias("fact_rows"),
+        *(pl.col(name).sum().cast(pl.Int64) for name in SUM_COLUMNS),
+        # SQL's SUM over no value is NULL
+        pl.when(rated.any()).then((pl.col("completion_rate") * pl.col("views")).sum()).cast(pl.Float64)
+        .alias("completion_weighted"),
+        pl.when(rated.any()).then(pl.col("views").filter(rated).sum()).cast(pl.Int64).alias("completion_views"),
+        pl.col("title").max(),
+        pl.col("published_at").min(),
+        pl.col("publication_id").max(),
+    )  # fmt: skip
+    columns: dict[str, Column] = {name: sums.to_series(sums.get_column_index(name)).to_list() for name in sums.columns}
+    return {name: constant[name] if name in constant else columns[name] for name in MONTH_COLUMNS}, sums.height
+
+
+def content_rollup_replace(
+    *,
+    account_id: int,
+    start: dt.date,
+    end: dt.date,
+    rows: list[ContentMetricRollup],
+    months: Callable[[], tuple[dict[str, Column], int]] | None = None,
+) -> int:
     """Replace the rollup of one account's days [start, end] with ``rows`` (from ``content_rollup_rows``, for a
-    writer that wrote every fact of those days itself); returns the rows written. Same transaction and lock as
-    ``content_rollup_refresh``."""
-    _cleared(account_id, start, end)
+    writer that wrote every fact of those days itself, and had none before); returns the rows written. Same
+    transaction and lock as ``content_rollup_refresh``. The months are written from what ``months`` returns (the
+    ``content_month_columns`` of the facts written) when they hold no other facts of the account; otherwise (or
+    without ``months``) they are recomputed from the facts."""
+    start, end = _cleared(account_id, start, end)
     ContentMetricRollup.objects.bulk_create(rows, batch_size=1_000)
-    return len(rows)
+    first, last = month_span(start, end)
+    others = ContentMonthRollup.objects.filter(account_id=account_id, month__gte=first, month__lte=last).exists()
+    if months is None or others:
+        return len(rows) + _refresh_months(account_id, start, end)
+    columns, count = months()
+    bulk_upsert_columns(ContentMonthRollup, columns, count, columns=MONTH_COLUMNS, insert_only=True)
+    return len(rows) + count
 
 
 def content_rollup_rebuild(*, hospitals: Iterable[Hospital]) -> int:
@@ -145,7 +259,9 @@ def content_rollup_rebuild(*, hospitals: Iterable[Hospital]) -> int:
         for account_id in PlatformAccount.objects.filter(hospital=hospital).order_by("pk").values_list("pk", flat=True):
             account_lock(account_id)
             ContentMetricRollup.objects.filter(account_id=account_id).delete()
-            written += _insert_grouped(f"{connection.ops.quote_name('account_id')} = %s", [account_id])
+            written += _insert_grouped("account_id = %s", [account_id])
+            ContentMonthRollup.objects.filter(account_id=account_id).delete()
+            written += _insert_month_grouped("account_id = %s", [account_id])
     return written
 
 
@@ -195,6 +311,60 @@ def content_rollup_differences(*, hospital: Hospital, limit: int = 20) -> tuple[
             "department_id": group[4],
             "stored": sum(row[6] for row in stored[group]) if group in stored else None,
             "expected": expected[group][6] if group in expected else None,
+        }
+        for group in differing[:limit]
+    ]
+    return len(differing), shown
+
+
+def _month_row_key(row: tuple) -> tuple:
+    """A month rollup row (``MONTH_COLUMNS`` order) as a comparable tuple, normalised as ``_row_key`` does."""
+    month, *groups = row[: 1 + len(MONTH_GROUP_COLUMNS)]
+    fact_rows, *sums, weighted, completion_views, title, published_at, publication_id = row[1 + len(groups) :]
+    if isinstance(month, str):  # SQLite gives a computed date as text, a column's as a date
+        month = dt.date.fromisoformat(month)
+    if isinstance(published_at, str):
+        published_at = dt.datetime.fromisoformat(published_at)
+    return (
+        month,
+        *groups,
+        int(fact_rows),
+        *(int(value) for value in sums),
+        None if weighted is None else float(f"{weighted:.9g}"),
+        None if completion_views is None else int(completion_views),
+        title,
+        published_at,
+        publication_id,
+    )
+
+
+def content_month_differences(*, hospital: Hospital, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
+    """``content_rollup_differences`` for the month rollup: (the number of groups that differ, the first ``limit``
+    as ``{"account_id", "month", "content_key", "stored", "expected"}`` with the fact counts of each side)."""
+    quote = connection.ops.quote_name
+    size = 1 + len(MONTH_GROUP_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(_month_grouped_sql("hospital_id = %s"), [hospital.pk])
+        expected = {key[:size]: key for key in map(_month_row_key, cursor.fetchall())}
+        cursor.execute(
+            f"SELECT {', '.join(quote(name) for name in MONTH_COLUMNS)} "  # noqa: S608 - names are ours
+            f"FROM {quote(ContentMonthRollup._meta.db_table)} WHERE hospital_id = %s",
+            [hospital.pk],
+        )
+        stored: dict[tuple, list[tuple]] = {}
+        for key in map(_month_row_key, cursor.fetchall()):
+            stored.setdefault(key[:size], []).append(key)
+    differing = sorted(
+        (group for group in expected.keys() | stored.keys() if [expected.get(group)] != stored.get(group, [None])),
+        key=lambda group: (group[2], group[0], group[4]),
+    )
+    shown = [
+        {
+            "account_id": group[2],
+            "month": group[0],
+            "content_key": group[4],
+            "stored": sum(row[size] for row in stored[group]) if group in stored else None,
+            "expected": expected[group][size] if group in expected else None,
         }
         for group in differing[:limit]
     ]

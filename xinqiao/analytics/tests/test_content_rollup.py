@@ -17,7 +17,7 @@ from django.db.models import F
 
 from xinqiao.analytics.importers.headers import CONTENT, EXPORT_TYPES
 from xinqiao.analytics.importers.parse import parse_file
-from xinqiao.analytics.models import ContentMetricDaily, ContentMetricRollup, MetricSource
+from xinqiao.analytics.models import ContentMetricDaily, ContentMetricRollup, ContentMonthRollup, MetricSource
 from xinqiao.analytics.samples import make_sample
 from xinqiao.analytics.selectors import Filters, content_rows
 from xinqiao.analytics.selectors.overview import daily_totals
@@ -30,6 +30,7 @@ from xinqiao.analytics.selectors.period import (
 )
 from xinqiao.analytics.services.imports import metric_import_file, upsert_content
 from xinqiao.analytics.services.rollup import (
+    content_month_differences,
     content_rollup_differences,
     content_rollup_rebuild,
     content_rollup_refresh,
@@ -112,12 +113,10 @@ CONTENT_SAMPLES = [
 ]
 
 
-@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
-@pytest.mark.parametrize("code", CONTENT_SAMPLES)
-def test_a_first_import_sums_the_rollup_from_its_columns_as_the_facts_give_it(world, tmp_path, code, fmt):
-    """The first import of a period sums the rollup from the columns it writes (polars), not from the facts: every
-    platform's sample, with rows linked to publications of two topics and departments, agrees with the SQL sums."""
-    sample = make_sample(code, fmt=fmt, start=dt.date(2025, 3, 1), end=dt.date(2025, 3, 7))
+def linked_sample(world, folder, code: str, fmt: str, start: dt.date, end: dt.date):
+    """(sample, account, path): a sample export of ``code`` over [start, end] saved in ``folder``, for a new account
+    whose publications match two of its rows (topics 儿童用药 and 高血压, departments pediatrics and the account's)."""
+    sample = make_sample(code, fmt=fmt, start=start, end=end)
     account = make_account(world, platform=sample.platform, department=world.departments["cardiology"])
     records = parse_file(sample.content, filename=sample.filename, platform=sample.platform).content
     linked = [record for record in records if record.published_at is not None][:2]
@@ -128,8 +127,18 @@ def test_a_first_import_sums_the_rollup_from_its_columns_as_the_facts_give_it(wo
         )
         publication.published_at = record.published_at
         publication.save(update_fields=["published_at"])
-    path = tmp_path / sample.filename
+    path = folder / sample.filename
     path.write_bytes(sample.content)
+    return sample, account, path
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.parametrize("code", CONTENT_SAMPLES)
+def test_a_first_import_sums_the_rollup_from_its_columns_as_the_facts_give_it(world, tmp_path, code, fmt):
+    """The first import of a period sums the rollup from the columns it writes (polars), not from the facts: every
+    platform's sample, with rows linked to publications of two topics and departments, agrees with the SQL sums."""
+    sample, account, path = linked_sample(world, tmp_path, code, fmt, dt.date(2025, 3, 1), dt.date(2025, 3, 7))
+    records = parse_file(sample.content, filename=sample.filename, platform=sample.platform).content
     refreshed = []
 
     def counting_refresh(**kwargs):
@@ -181,13 +190,22 @@ def test_check_reports_what_differs_and_a_rebuild_repairs_it(world, tmp_path):
         views=5, source=MetricSource.IMPORT,
     )  # fmt: skip
     out = io.StringIO()
-    with pytest.raises(CommandError, match="2 rollup groups differ from the facts"):
+    # two days, and three content items of the month (both works' views, the new row's item)
+    with pytest.raises(CommandError, match="5 rollup groups differ from the facts"):
         call_command("rebuild_content_rollup", "--check", stdout=out)
     department = world.departments["cardiology"].pk
+    works = sorted(ContentMetricDaily.objects.filter(account=account).exclude(content_key="late").values_list(
+        "content_key", flat=True
+    ))  # fmt: skip
     assert out.getvalue().splitlines() == [
         f"{world.hospital.code}: account {account.pk}, 2025-03-06, topic “”, department -: - facts summed, 1 expected",
         f"{world.hospital.code}: account {account.pk}, 2025-03-07, topic “”, department {department}: "
         "2 facts summed, 2 expected",
+        *(
+            f"{world.hospital.code}: account {account.pk}, month 2025-03, content “{key}”: {stored} facts summed, "
+            f"{expected} expected"
+            for key, stored, expected in sorted([(works[0], 1, 1), (works[1], 1, 1), ("late", "-", 1)])
+        ),
     ]
     stored = ContentMetricRollup.objects.get(account=account)
 
@@ -344,6 +362,12 @@ def test_the_migration_sums_the_facts_stored_before_it(world):
             for row in rows
         ] == [(dt.date(2026, 10, 1), 2, 150, 2, 50.0, 100), (dt.date(2026, 10, 2), 1, 10, 1, 2.5, 10)]
         assert content_rollup_differences(hospital=world.hospital) == (0, [])
+        months = ContentMonthRollup.objects.filter(account=account).order_by("content_key")
+        assert [(row.month, row.content_key, row.fact_rows, row.views, row.completion_weighted) for row in months] == [
+            (dt.date(2026, 10, 1), "a", 2, 110, 52.5),
+            (dt.date(2026, 10, 1), "b", 1, 50, None),
+        ]
+        assert content_month_differences(hospital=world.hospital) == (0, [])
     finally:
         MigrationExecutor(connection).migrate(latest)
 
@@ -353,8 +377,8 @@ def test_the_command_speaks_chinese_by_default(world, settings):
 
     settings.LANGUAGE_CODE = "zh-hans"
     with translation.override("zh-hans"):
-        assert "内容日汇总与明细一致。" in run("--check")
-        assert "内容日汇总已重算" in run("--hospital", world.hospital.code)
+        assert "内容汇总（按日、按月）与明细一致。" in run("--check")
+        assert "内容汇总（按日、按月）已重算" in run("--hospital", world.hospital.code)
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")

@@ -18,7 +18,7 @@ from xinqiao.analytics.selectors import rankings as ranking_selectors
 from xinqiao.analytics.selectors import roi as roi_selectors
 from xinqiao.analytics.selectors import topics as topic_selectors
 from xinqiao.analytics.selectors.overview import overview
-from xinqiao.analytics.services.rollup import content_rollup_refresh
+from xinqiao.analytics.services.rollup import content_rollup_rebuild, content_rollup_refresh
 from xinqiao.analytics.tests.test_selectors_period import OCT, at, build_dashboard_data
 from xinqiao.channels.models import PlatformAccount
 
@@ -131,6 +131,7 @@ def test_influence_ranking_with_departments(world, data):
 
 def test_doctor_and_department_rankings(world, data):
     ContentMetricDaily.objects.filter(content_key="v1").update(doctor_id_snapshot=world.doctors[0].pk)
+    content_rollup_rebuild(hospitals=[world.hospital])  # (as every writer of facts keeps the rollups)
 
     doctors = ranking_selectors.doctor_ip_ranking(**window(world))
     departments = ranking_selectors.department_ranking(**window(world))

@@ -1,4 +1,5 @@
-"""Recompute (or, with ``--check``, compare) the content rollup the dashboards read from the content facts."""
+"""Recompute (or, with ``--check``, compare) the content rollups the dashboards read (per day, and per content item
+and month) from the content facts."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from xinqiao.analytics.services.rollup import content_rollup_differences, content_rollup_rebuild
+from xinqiao.analytics.services.rollup import (
+    content_month_differences,
+    content_rollup_differences,
+    content_rollup_rebuild,
+)
 from xinqiao.core.models import Hospital
 
 
 class Command(BaseCommand):
     help = _(
-        "Recompute the daily content sums the dashboards read, from the content metric facts, for one hospital or all "
-        "(--check compares them without writing and exits with status 1 when they differ)."
+        "Recompute the daily and monthly content sums the dashboards read, from the content metric facts, for one "
+        "hospital or all (--check compares them without writing and exits with status 1 when they differ)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -60,6 +65,23 @@ class Command(BaseCommand):
                         "day": row["stat_date"],
                         "topic": row["topic"],
                         "department": row["department_id"] if row["department_id"] is not None else "-",
+                        "stored": row["stored"] if row["stored"] is not None else "-",
+                        "expected": row["expected"] if row["expected"] is not None else "-",
+                    }
+                )
+            differing, shown = content_month_differences(hospital=hospital)
+            differing_total += differing
+            for row in shown:
+                self.stdout.write(
+                    _(
+                        "%(hospital)s: account %(account)s, month %(month)s, content “%(key)s”: %(stored)s facts "
+                        "summed, %(expected)s expected"
+                    )
+                    % {
+                        "hospital": hospital.code,
+                        "account": row["account_id"],
+                        "month": f"{row['month']:%Y-%m}",
+                        "key": row["content_key"],
                         "stored": row["stored"] if row["stored"] is not None else "-",
                         "expected": row["expected"] if row["expected"] is not None else "-",
                     }
