@@ -56,9 +56,12 @@ def _account():
 def _clear(account) -> None:
     from django.core.files.storage import default_storage
 
-    from xinqiao.analytics.models import ContentMetricDaily, MetricImport
+    from xinqiao.analytics.models import ContentMetricDaily, ContentMetricRollup, ContentMonthRollup, MetricImport
 
+    # (the rollups go with the facts, as when an account is deleted: an account without facts has no rollup)
     ContentMetricDaily.objects.filter(account=account).delete()
+    ContentMetricRollup.objects.filter(account=account).delete()
+    ContentMonthRollup.objects.filter(account=account).delete()
     for metric_import in MetricImport.objects.filter(account=account):
         if metric_import.stored_path and default_storage.exists(metric_import.stored_path):
             default_storage.delete(metric_import.stored_path)

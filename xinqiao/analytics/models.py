@@ -266,6 +266,28 @@ class ContentMonthRollup(ContentSums):
         return f"{self.account_id} {self.month:%Y-%m} {self.content_key}"
 
 
+class ContentMonthStale(models.Model):
+    """An account's month whose ``ContentMonthRollup`` rows are not built: its facts changed since. Readers take
+    such a month from the facts; ``services.rollup.content_months_build`` (a task enqueued by the writer) rebuilds
+    it and removes the marker. A writer only deletes the month's rows and leaves this marker, in its own
+    transaction: building a month right away would write as many rows again as a snapshot export has items."""
+
+    hospital = models.ForeignKey(
+        Hospital, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    account = models.ForeignKey(PlatformAccount, on_delete=models.CASCADE, related_name="+", db_index=False)
+    month = models.DateField()  # the month's first day
+
+    class Meta:
+        verbose_name = _("content month to rebuild")
+        verbose_name_plural = _("content months to rebuild")
+        constraints = [models.UniqueConstraint(fields=["account", "month"], name="content_month_stale_unique")]
+        indexes = [models.Index(fields=["hospital", "month"], name="content_month_stale_hospital")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.month:%Y-%m}"
+
+
 class AccountMetricDaily(models.Model):
     """Followers of one account on one day."""
 

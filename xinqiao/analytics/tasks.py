@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.tasks import task
 
 from xinqiao.analytics import influence
-from xinqiao.analytics.services import datacube, imports
+from xinqiao.analytics.services import datacube, imports, rollup
 
 
 @task
@@ -30,3 +30,9 @@ def commit_metric_import(import_id: int) -> str:
 def preview_metric_import(import_id: int) -> str:
     """Read a large uploaded export for its preview (``imports.metric_import_preview``); idempotent."""
     return imports.metric_import_run_analysis(import_id=import_id)
+
+
+@task
+def build_content_months(account_id: int) -> int:
+    """Rebuild an account's stale months of the month rollup after a writer changed their facts; idempotent."""
+    return rollup.content_months_build(account_id=account_id)

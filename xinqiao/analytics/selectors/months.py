@@ -1,31 +1,35 @@
 """Long periods from the month rollup: the whole calendar months of a period are read from ``ContentMonthRollup``
-(one row per content item and month), only the days outside them from the daily facts.
+(one row per content item and month), only the days outside them, and the months still waiting for their rebuild
+after a write (``ContentMonthStale``), from the daily facts.
 
 A GROUP BY content key over a year of a large hospital's facts read 5,000,000 rows (SQLite sorted them all: ≈ 20 s
 for the topic or the post view); the same groups over the year's month rollup read about 180,000, and the days at
-either end at most two months of facts. Each source is grouped by the database; the groups of a content item
-present in both are added up here. Periods without a whole month (the 30-day default) keep their single query.
+either end at most two months of facts. Each part is grouped by the database; the groups of a content item present
+in several parts are added up here. Periods without a whole month (the 30-day default) keep their single query.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from django.db import connection, transaction
 from django.db.models import Aggregate, Q, QuerySet
 
-from xinqiao.analytics.models import ContentMetricDaily, ContentMonthRollup
+from xinqiao.analytics.models import ContentMetricDaily, ContentMonthRollup, ContentMonthStale
 from xinqiao.analytics.selectors import Filters, _filter_content, content_rows
 
 Extremes = Mapping[str, tuple[Callable[[str], Aggregate], Callable[[Any, Any], Any]]]  # alias → (aggregate, pick)
+# Days of facts to read: (first day, last day, only these accounts or None for every account the filters allow)
+FactDays = tuple[dt.date, dt.date, list[int] | None]
 
 
 def whole_months(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date] | None:
     """The first days of the first and the last calendar month lying wholly in [start, end], or None."""
     first = start if start.day == 1 else _next_month(start)
-    after = end + dt.timedelta(days=1)
-    last = after.replace(day=1)  # the month after the last whole one
+    last = (end + dt.timedelta(days=1)).replace(day=1)  # the month after the last whole one
     if last <= first:
         return None
     return first, _previous_month(last)
@@ -59,23 +63,47 @@ def month_rows(
     return _filter_content(rows, filters, department_ids)
 
 
-def _sources(
+def _parts(
     hospital, start: dt.date, end: dt.date, filters: Filters | None, department_ids: Iterable[int] | None
-) -> list[tuple[QuerySet, dict[str, Any]]] | None:
-    """(rows, their sum expressions) for each part of the period, or None when it holds no whole month."""
-    from xinqiao.analytics.selectors.period import content_aggregate_expressions, rollup_aggregate_expressions
-
+) -> tuple[QuerySet[ContentMonthRollup], list[FactDays]] | None:
+    """(the month rollup rows, the days of facts) that together hold the period, or None when it holds no whole
+    month: the whole months' rollup rows except the stale months of their accounts, whose facts are read instead,
+    as are the days outside the whole months."""
     months = whole_months(start, end)
     if months is None:
         return None
-    sources: list[tuple[QuerySet, dict[str, Any]]] = [
-        (month_rows(hospital, *months, filters, department_ids), rollup_aggregate_expressions())
-    ]
-    for first_day, last_day in edges(start, end, months):
-        sources.append(
-            (content_rows(hospital, first_day, last_day, filters, department_ids), content_aggregate_expressions())
-        )
-    return sources
+    rolled = month_rows(hospital, *months, filters, department_ids)
+    days: list[FactDays] = [(first_day, last_day, None) for first_day, last_day in edges(start, end, months)]
+    stale: dict[dt.date, list[int]] = {}
+    for account_id, month in ContentMonthStale.objects.filter(
+        hospital=hospital, month__gte=months[0], month__lte=months[1]
+    ).values_list("account_id", "month"):
+        stale.setdefault(month, []).append(account_id)
+    for month, account_ids in sorted(stale.items()):
+        rolled = rolled.exclude(month=month, account_id__in=account_ids)
+        days.append((month, _next_month(month) - dt.timedelta(days=1), account_ids))
+    return rolled, days
+
+
+def _facts(hospital, days: FactDays, filters: Filters | None, department_ids: Iterable[int] | None) -> QuerySet:
+    first_day, last_day, account_ids = days
+    rows = content_rows(hospital, first_day, last_day, filters, department_ids)
+    return rows if account_ids is None else rows.filter(account_id__in=account_ids)
+
+
+@contextlib.contextmanager
+def _snapshot() -> Iterator[None]:
+    """Read a period's parts from one snapshot: a writer committing between two of the reads could otherwise mark a
+    month stale (and delete its rows) after the stale months were read, and the month would be missing. SQLite reads
+    a transaction from one snapshot; PostgreSQL does at REPEATABLE READ. Inside a caller's transaction, that one's."""
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
 
 
 def grouped_totals(
@@ -93,22 +121,36 @@ def grouped_totals(
     period's facts and each ``extremes`` alias (its aggregate over either table, and how two values combine: ``max``
     or ``min``), as the one GROUP BY over the facts gives them; unordered. None when the period holds no whole month
     (the caller runs that GROUP BY itself)."""
-    sources = _sources(hospital, start, end, filters, department_ids)
-    if sources is None:
-        return None
+    from xinqiao.analytics.selectors.period import content_aggregate_expressions, rollup_aggregate_expressions
+
     extremes = extremes or {}
+    picked = {alias: make(alias) for alias, (make, _pick) in extremes.items()}
+    with _snapshot():
+        parts = _parts(hospital, start, end, filters, department_ids)
+        if parts is None:
+            return None
+        rolled, days = parts
+        sources = [(rolled, rollup_aggregate_expressions())]
+        sources += [(_facts(hospital, part, filters, department_ids), content_aggregate_expressions()) for part in days]
+        grouped = [
+            list(
+                (rows if condition is None else rows.filter(condition))
+                .order_by()
+                .values(*fields)
+                .annotate(**sums, **picked)
+            )
+            for rows, sums in sources
+        ]
+    names = list(content_aggregate_expressions())
     merged: dict[tuple, dict[str, Any]] = {}
-    for rows, sums in sources:
-        if condition is not None:
-            rows = rows.filter(condition)
-        aggregates = {**sums, **{alias: make(alias) for alias, (make, _pick) in extremes.items()}}
-        for row in rows.order_by().values(*fields).annotate(**aggregates):
+    for rows in grouped:
+        for row in rows:
             group = tuple(row[name] for name in fields)
             seen = merged.get(group)
             if seen is None:
                 merged[group] = row
                 continue
-            for name in sums:
+            for name in names:
                 if row[name] is not None:  # SUM: None only when every part is
                     seen[name] = row[name] if seen[name] is None else seen[name] + row[name]
             for alias, (_make, pick) in extremes.items():
@@ -128,20 +170,24 @@ def distinct_pairs(
     account_ids: Iterable[int] | None = None,
 ) -> set[tuple[Any, str]] | None:
     """The distinct (``group``, content key) pairs of the period's facts, or None when it holds no whole month.
-    ``account_ids``: read the facts of these accounts instead of applying ``filters`` (what the caller resolved the
-    filters to); the month rollup still gets the filters."""
-    months = whole_months(start, end)
-    if months is None:
-        return None
-    pairs = set(
-        month_rows(hospital, *months, filters, department_ids).order_by().values_list(group, "content_key").distinct()
-    )
-    for first_day, last_day in edges(start, end, months):
-        if account_ids is None:
-            facts = content_rows(hospital, first_day, last_day, filters, department_ids)
-        else:
-            facts = ContentMetricDaily.objects.filter(
-                account_id__in=list(account_ids), stat_date__gte=first_day, stat_date__lte=last_day
-            )
-        pairs.update(facts.order_by().values_list(group, "content_key").distinct())
+    ``account_ids``: the accounts the filters allow (no topic or department condition), whose facts are then read
+    through the (account, day, content key) index alone."""
+    with _snapshot():
+        parts = _parts(hospital, start, end, filters, department_ids)
+        if parts is None:
+            return None
+        rolled, days = parts
+        pairs = set(rolled.order_by().values_list(group, "content_key").distinct())
+        allowed = None if account_ids is None else set(account_ids)
+        for part in days:
+            if allowed is None:
+                rows = _facts(hospital, part, filters, department_ids)
+            else:
+                first_day, last_day, only = part
+                rows = ContentMetricDaily.objects.filter(
+                    account_id__in=sorted(allowed if only is None else allowed.intersection(only)),
+                    stat_date__gte=first_day,
+                    stat_date__lte=last_day,
+                )
+            pairs.update(rows.order_by().values_list(group, "content_key").distinct())
     return pairs

@@ -48,7 +48,6 @@ from xinqiao.analytics.importers.values import SHANGHAI
 from xinqiao.analytics.models import AccountMetricDaily, ContentMetricDaily, MetricImport, MetricSource
 from xinqiao.analytics.services.rollup import (
     account_lock,
-    content_month_columns,
     content_rollup_refresh,
     content_rollup_replace,
     content_rollup_rows,
@@ -328,13 +327,7 @@ def _insert_new_content(
             )
     except (IntegrityError, connection.Database.IntegrityError):  # raw cursors raise the driver's own error
         return None
-    content_rollup_replace(
-        account_id=account.pk,
-        start=first_day,
-        end=last_day,
-        rows=content_rollup_rows(data, count),
-        months=functools.partial(content_month_columns, data, count),
-    )
+    content_rollup_replace(account_id=account.pk, start=first_day, end=last_day, rows=content_rollup_rows(data, count))
     return count, 0, 0
 
 

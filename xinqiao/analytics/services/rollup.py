@@ -4,26 +4,28 @@
 doctor).
 
 Every writer of facts calls ``content_rollup_refresh`` for the account and the days it wrote, in its own
-transaction; it recomputes those days, and the whole months they fall in, from the facts with an ``INSERT …
-SELECT … GROUP BY`` each (nothing passes through Python). ``content_rollup_rebuild`` does the same for whole
-hospitals (the demo seed, the benchmark data, ``manage.py rebuild_content_rollup``), and
-``content_rollup_differences`` compares the stored rollups with fresh ones without writing. The first import of an
-account's period, which writes every fact of its days itself, sums the columns it has just written instead
-(``content_rollup_replace`` with ``content_rollup_rows`` and ``content_month_columns``: polars groups them, without
-reading the facts back); a month that already holds other days' facts of the account is recomputed from the facts.
+transaction; it recomputes those days from the facts with an ``INSERT … SELECT … GROUP BY`` (nothing passes
+through Python), and marks the months they fall in stale (``ContentMonthStale``: their month rows deleted, rebuilt
+from the facts by a task after the commit, ``content_months_build``; readers take a stale month from the facts
+meanwhile). ``content_rollup_rebuild`` rebuilds
+both for whole hospitals (the demo seed, the benchmark data, ``manage.py rebuild_content_rollup``), and
+``content_rollup_differences`` and ``content_month_differences`` compare the stored rollups with fresh ones without
+writing. The first import of an account's period, which writes every fact of its days itself, sums the daily
+rollup from the columns it has just written instead (``content_rollup_replace`` with ``content_rollup_rows``:
+polars groups them, without reading the facts back).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
-from xinqiao.analytics.models import ContentMetricDaily, ContentMetricRollup, ContentMonthRollup
+from xinqiao.analytics.models import ContentMetricDaily, ContentMetricRollup, ContentMonthRollup, ContentMonthStale
 from xinqiao.channels.models import PlatformAccount
-from xinqiao.core.bulk import Column, Repeated, bulk_upsert_columns
+from xinqiao.core.bulk import Column, Repeated
 from xinqiao.core.models import Hospital
 
 GROUP_COLUMNS = ("hospital_id", "account_id", "platform", "topic", "department_id_snapshot", "stat_date")
@@ -89,17 +91,18 @@ def content_rollup_refresh(*, account_id: int, start: dt.date, end: dt.date) -> 
     """
     start, end = _cleared(account_id, start, end)
     written = _insert_grouped(_ACCOUNT_DAYS, [account_id, start, end])
-    return written + _refresh_months(account_id, start, end)
+    _months_stale(account_id, start, end)
+    return written
 
 
 _ACCOUNT_DAYS = "account_id = %s AND stat_date >= %s AND stat_date <= %s"  # (column names that need no quoting)
 
 
 def _month_sql() -> str:
-    """The first day of a fact's month, in SQL (``%`` doubled: the statement has parameters)."""
+    """The first day of a fact's month, in SQL."""
     if connection.vendor == "postgresql":
         return "CAST(DATE_TRUNC('month', CAST(stat_date AS timestamp)) AS date)"
-    return "strftime('%%Y-%%m-01', stat_date)"  # SQLite stores a date as its ISO text
+    return "substr(stat_date, 1, 8) || '01'"  # SQLite stores a date as its ISO text: YYYY-MM-DD
 
 
 def _month_grouped_sql(where: str) -> str:
@@ -107,10 +110,20 @@ def _month_grouped_sql(where: str) -> str:
     quote = connection.ops.quote_name
     groups = ", ".join(quote(name) for name in MONTH_GROUP_COLUMNS)
     month = _month_sql()
+    # The account and the content key first in the grouping: SQLite sorts the rows to group them, and a comparison
+    # the nearly unique key decides at once is cheaper (as topics._fact_groups); the groups are the same.
+    leading = ("account_id", "content_key")
+    order = ", ".join(
+        [
+            *(quote(name) for name in leading),
+            month,
+            *(quote(name) for name in MONTH_GROUP_COLUMNS if name not in leading),
+        ]
+    )
     table = quote(ContentMetricDaily._meta.db_table)
     return (
         f"SELECT {month}, {groups}, {', '.join(MONTH_AGGREGATES.values())} FROM {table} "  # noqa: S608 - names are ours
-        f"WHERE {where} GROUP BY {month}, {groups}"
+        f"WHERE {where} GROUP BY {order}"
     )
 
 
@@ -130,12 +143,37 @@ def month_span(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
     return start.replace(day=1), following - dt.timedelta(days=1)
 
 
-def _refresh_months(account_id: int, start: dt.date, end: dt.date) -> int:
-    """Recompute the account's month rollup of every month [start, end] touches, from its facts (the account row is
-    locked by the caller)."""
+def _months_stale(account_id: int, start: dt.date, end: dt.date) -> None:
+    """Mark the account's months that [start, end] touches as stale (their month rollup rows deleted, a
+    ``ContentMonthStale`` each) and have the task worker rebuild them once the writer's transaction commits. Readers
+    take a stale month from the facts meanwhile. The account row is locked by the caller."""
+    from xinqiao.analytics.tasks import build_content_months
+
     first, last = month_span(start, end)
     ContentMonthRollup.objects.filter(account_id=account_id, month__gte=first, month__lte=last).delete()
-    return _insert_month_grouped(_ACCOUNT_DAYS, [account_id, first, last])
+    hospital_id = PlatformAccount.objects.filter(pk=account_id).values_list("hospital_id", flat=True).get()
+    months = []
+    month = first
+    while month <= last:
+        months.append(ContentMonthStale(hospital_id=hospital_id, account_id=account_id, month=month))
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    ContentMonthStale.objects.bulk_create(months, ignore_conflicts=True)
+    transaction.on_commit(lambda: build_content_months.enqueue(account_id=account_id))
+
+
+def content_months_build(*, account_id: int) -> int:
+    """Rebuild the account's stale months from its facts and clear their markers; returns the rows written
+    (idempotent: nothing to do once built). Locks the account, so it waits for a writer of it and vice versa."""
+    with transaction.atomic():
+        account_lock(account_id)
+        written = 0
+        stale = ContentMonthStale.objects.filter(account_id=account_id)
+        for month in sorted(stale.values_list("month", flat=True)):
+            first, last = month_span(month, month)
+            ContentMonthRollup.objects.filter(account_id=account_id, month=first).delete()
+            written += _insert_month_grouped(_ACCOUNT_DAYS, [account_id, first, last])
+        stale.delete()
+        return written
 
 
 def _cleared(account_id: int, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
@@ -194,61 +232,14 @@ def _series(name: str, values: Column, count: int, *, numeric: bool = False):
     return pl.Series(name, values if isinstance(values, list) else list(values), strict=False)
 
 
-def content_month_columns(data: dict[str, Column], count: int) -> tuple[dict[str, Column], int]:
-    """The month rollup rows of ``count`` facts given column by column (as ``content_rollup_rows`` takes them, with
-    the content key, format, doctor, title, publish time and publication too), as columns for
-    ``bulk_upsert_columns`` and their number: the rows ``_month_grouped_sql`` gives for the same facts, computed by
-    polars."""
-    import polars as pl
-
-    if not count:
-        return {}, 0
-    constant = {name: data[name] for name in MONTH_GROUP_COLUMNS if isinstance(data[name], Repeated)}
-    grouped = [name for name in MONTH_GROUP_COLUMNS if name not in constant]
-    shown = ("title", "published_at", "publication_id")
-    frame = pl.DataFrame(
-        [_series("stat_date", data["stat_date"], count)]
-        + [_series(name, data[name], count) for name in (*grouped, *shown)]
-        + [_series(name, data[name], count, numeric=True) for name in (*SUM_COLUMNS, "completion_rate")]
-    )
-    rated = pl.col("completion_rate").is_not_null()
-    sums = frame.group_by([pl.col("stat_date").dt.truncate("1mo").alias("month"), *grouped]).agg(
-        pl.len().alias("fact_rows"),
-        *(pl.col(name).sum().cast(pl.Int64) for name in SUM_COLUMNS),
-        # SQL's SUM over no value is NULL
-        pl.when(rated.any()).then((pl.col("completion_rate") * pl.col("views")).sum()).cast(pl.Float64)
-        .alias("completion_weighted"),
-        pl.when(rated.any()).then(pl.col("views").filter(rated).sum()).cast(pl.Int64).alias("completion_views"),
-        pl.col("title").max(),
-        pl.col("published_at").min(),
-        pl.col("publication_id").max(),
-    )  # fmt: skip
-    columns: dict[str, Column] = {name: sums.to_series(sums.get_column_index(name)).to_list() for name in sums.columns}
-    return {name: constant[name] if name in constant else columns[name] for name in MONTH_COLUMNS}, sums.height
-
-
-def content_rollup_replace(
-    *,
-    account_id: int,
-    start: dt.date,
-    end: dt.date,
-    rows: list[ContentMetricRollup],
-    months: Callable[[], tuple[dict[str, Column], int]] | None = None,
-) -> int:
+def content_rollup_replace(*, account_id: int, start: dt.date, end: dt.date, rows: list[ContentMetricRollup]) -> int:
     """Replace the rollup of one account's days [start, end] with ``rows`` (from ``content_rollup_rows``, for a
-    writer that wrote every fact of those days itself, and had none before); returns the rows written. Same
-    transaction and lock as ``content_rollup_refresh``. The months are written from what ``months`` returns (the
-    ``content_month_columns`` of the facts written) when they hold no other facts of the account; otherwise (or
-    without ``months``) they are recomputed from the facts."""
+    writer that wrote every fact of those days itself); returns the rows written. Same transaction and lock as
+    ``content_rollup_refresh``, and the same stale months."""
     start, end = _cleared(account_id, start, end)
     ContentMetricRollup.objects.bulk_create(rows, batch_size=1_000)
-    first, last = month_span(start, end)
-    others = ContentMonthRollup.objects.filter(account_id=account_id, month__gte=first, month__lte=last).exists()
-    if months is None or others:
-        return len(rows) + _refresh_months(account_id, start, end)
-    columns, count = months()
-    bulk_upsert_columns(ContentMonthRollup, columns, count, columns=MONTH_COLUMNS, insert_only=True)
-    return len(rows) + count
+    _months_stale(account_id, start, end)
+    return len(rows)
 
 
 def content_rollup_rebuild(*, hospitals: Iterable[Hospital]) -> int:
@@ -262,6 +253,7 @@ def content_rollup_rebuild(*, hospitals: Iterable[Hospital]) -> int:
             written += _insert_grouped("account_id = %s", [account_id])
             ContentMonthRollup.objects.filter(account_id=account_id).delete()
             written += _insert_month_grouped("account_id = %s", [account_id])
+            ContentMonthStale.objects.filter(account_id=account_id).delete()
     return written
 
 
@@ -340,12 +332,14 @@ def _month_row_key(row: tuple) -> tuple:
 
 def content_month_differences(*, hospital: Hospital, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
     """``content_rollup_differences`` for the month rollup: (the number of groups that differ, the first ``limit``
-    as ``{"account_id", "month", "content_key", "stored", "expected"}`` with the fact counts of each side)."""
+    as ``{"account_id", "month", "content_key", "stored", "expected"}`` with the fact counts of each side). A stale
+    month (``ContentMonthStale``, waiting for its rebuild) is expected to have no rows."""
     quote = connection.ops.quote_name
     size = 1 + len(MONTH_GROUP_COLUMNS)
+    stale = set(ContentMonthStale.objects.filter(hospital=hospital).values_list("account_id", "month"))
     with connection.cursor() as cursor:
         cursor.execute(_month_grouped_sql("hospital_id = %s"), [hospital.pk])
-        expected = {key[:size]: key for key in map(_month_row_key, cursor.fetchall())}
+        expected = {key[:size]: key for key in map(_month_row_key, cursor.fetchall()) if (key[2], key[0]) not in stale}
         cursor.execute(
             f"SELECT {', '.join(quote(name) for name in MONTH_COLUMNS)} "  # noqa: S608 - names are ours
             f"FROM {quote(ContentMonthRollup._meta.db_table)} WHERE hospital_id = %s",

@@ -31,6 +31,7 @@ from xinqiao.analytics.selectors.period import (
 from xinqiao.analytics.services.imports import metric_import_file, upsert_content
 from xinqiao.analytics.services.rollup import (
     content_month_differences,
+    content_months_build,
     content_rollup_differences,
     content_rollup_rebuild,
     content_rollup_refresh,
@@ -181,6 +182,7 @@ def test_check_reports_what_differs_and_a_rebuild_repairs_it(world, tmp_path):
     path = tmp_path / "works.csv"
     path.write_bytes(csv_bytes(douyin_lines()))
     metric_import_file(hospital=world.hospital, platform="douyin", path=path, account=account)
+    content_months_build(account_id=account.pk)  # (the task the import's commit enqueues)
     assert "The content rollup matches the facts." in run("--check")
 
     # facts changed behind the writers' back, and a row of another day the rollup never had

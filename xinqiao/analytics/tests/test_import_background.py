@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.urls import reverse
 
-from xinqiao.analytics.models import ContentMetricDaily, MetricImport
+from xinqiao.analytics.models import ContentMetricDaily, ContentMonthRollup, ContentMonthStale, MetricImport
 from xinqiao.analytics.services import imports as services
 from xinqiao.analytics.tests.imports_support import csv_bytes, douyin_lines, make_account, upload
 from xinqiao.channels.models import Notification
@@ -216,10 +216,16 @@ def test_the_real_worker_commits_a_queued_import(world, settings):
 
     call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", "--interval", "0", verbosity=0)
 
-    assert list(DBTaskResult.objects.values_list("status", flat=True)) == ["SUCCESSFUL"]
+    # the import, then the rebuild of its month of the month rollup that it enqueued on commit
+    assert sorted(DBTaskResult.objects.values_list("task_path", "status")) == [
+        ("xinqiao.analytics.tasks.build_content_months", "SUCCESSFUL"),
+        ("xinqiao.analytics.tasks.commit_metric_import", "SUCCESSFUL"),
+    ]
     metric_import.refresh_from_db()
     assert metric_import.status == MetricImport.Status.COMMITTED
     assert ContentMetricDaily.objects.filter(account=account).count() == 2
+    assert not ContentMonthStale.objects.filter(account=account).exists()
+    assert ContentMonthRollup.objects.filter(account=account).count() == 2
 
 
 # --- large uploads are read by the worker --------------------------------------------------------------------------

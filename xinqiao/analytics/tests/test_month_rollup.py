@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from django.db.models import F
 
 from xinqiao.analytics.importers.headers import CONTENT, EXPORT_TYPES
-from xinqiao.analytics.models import ContentMetricDaily, ContentMonthRollup, MetricSource
+from xinqiao.analytics.models import ContentMetricDaily, ContentMonthRollup, ContentMonthStale, MetricSource
 from xinqiao.analytics.selectors import Filters, months
 from xinqiao.analytics.selectors import content as content_selectors
 from xinqiao.analytics.selectors import rankings as ranking_selectors
@@ -23,6 +23,7 @@ from xinqiao.analytics.selectors.period import grouped_content_totals, posts_per
 from xinqiao.analytics.services.imports import metric_import_file
 from xinqiao.analytics.services.rollup import (
     content_month_differences,
+    content_months_build,
     content_rollup_differences,
     content_rollup_rebuild,
     content_rollup_refresh,
@@ -80,55 +81,52 @@ def test_the_edges_are_the_days_outside_the_whole_months():
 def month_rows(account) -> list[tuple]:
     return list(
         ContentMonthRollup.objects.filter(account=account)
-        .order_by("month", "content_key")
-        .values_list("month", "content_key", "fact_rows", "views", "likes")
+        .order_by("month", "views")
+        .values_list("month", "fact_rows", "views", "likes")
     )
 
 
-def test_imports_keep_the_month_rollup_equal_to_the_facts(world, tmp_path):
-    """A first import writes its months from its columns; an import of other days of the same month recomputes
-    the month from the facts; a changed re-import merges and recomputes."""
+def stale(account) -> list[dt.date]:
+    return sorted(ContentMonthStale.objects.filter(account=account).values_list("month", flat=True))
+
+
+def test_an_import_leaves_its_months_stale_and_the_task_rebuilds_them(
+    world, tmp_path, django_capture_on_commit_callbacks
+):
+    """The import deletes the month rows of its months and marks them stale (nothing more in its transaction); the
+    task enqueued on commit rebuilds them from the facts. Another week of the month, and a changed re-import, alike."""
     account = make_account(world, department=world.departments["cardiology"])
     path = tmp_path / "works.csv"
     path.write_bytes(csv_bytes(douyin_lines()))  # two works on 2025-03-07
-    metric_import_file(hospital=world.hospital, platform="douyin", path=path, account=account)
-    first_rows = month_rows(account)
-    assert [(month, rows, views) for month, _key, rows, views, _likes in first_rows] == [
-        (D(2025, 3, 1), 1, 12_000),
-        (D(2025, 3, 1), 1, 9_876),
-    ] or [(month, rows, views) for month, _key, rows, views, _likes in first_rows] == [
-        (D(2025, 3, 1), 1, 9_876),
-        (D(2025, 3, 1), 1, 12_000),
-    ]
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        metric_import_file(hospital=world.hospital, platform="douyin", path=path, account=account)
+    assert stale(account) == [D(2025, 3, 1)]
+    assert month_rows(account) == []
+    assert consistent(world.hospital)  # (a stale month is expected to have no rows)
+    for callback in callbacks:
+        callback()  # the commit: the task (run at once by the test settings' backend) rebuilds the month
+    assert stale(account) == []
+    assert month_rows(account) == [(D(2025, 3, 1), 1, 9_876, 120), (D(2025, 3, 1), 1, 12_000, 800)]
     assert consistent(world.hospital)
 
-    # the same works exported a day earlier: other days of the month, which the first import's rows already hold
-    earlier = douyin_lines()
+    earlier = douyin_lines()  # the same works exported a day earlier: another day of the month
     earlier[0][0] = earlier[0][0].replace("2025-03-07", "2025-03-06")
     path.write_bytes(csv_bytes(earlier))
-    refreshed = []
-
-    def counting_refresh(account_id, start, end):
-        refreshed.append((start, end))
-        return months_refresh(account_id, start, end)
-
-    from xinqiao.analytics.services import rollup
-
-    months_refresh = rollup._refresh_months
-    with mock.patch.object(rollup, "_refresh_months", counting_refresh):
+    with django_capture_on_commit_callbacks(execute=True):
         imported = metric_import_file(hospital=world.hospital, platform="douyin", path=path, account=account)
     assert imported.rows_created == 2
-    assert refreshed  # the month held other facts of the account: recomputed from the facts
-    assert sorted(rows for _month, _key, rows, _views, _likes in month_rows(account)) == [2, 2]
-    assert consistent(world.hospital)
+    assert month_rows(account) == [(D(2025, 3, 1), 2, 19_752, 240), (D(2025, 3, 1), 2, 24_000, 1_600)]
 
     changed = douyin_lines()
     changed[3][2] = "1.5万"
     path.write_bytes(csv_bytes(changed))
-    imported = metric_import_file(hospital=world.hospital, platform="douyin", path=path, account=account)
+    with django_capture_on_commit_callbacks(execute=True):
+        imported = metric_import_file(hospital=world.hospital, platform="douyin", path=path, account=account)
     assert (imported.rows_created, imported.rows_updated, imported.rows_unchanged) == (0, 1, 1)
-    assert sum(views for _month, _key, _rows, views, _likes in month_rows(account)) == 2 * 21_876 + 3_000
+    assert month_rows(account) == [(D(2025, 3, 1), 2, 19_752, 240), (D(2025, 3, 1), 2, 27_000, 1_600)]
     assert consistent(world.hospital)
+    assert content_months_build(account_id=account.pk) == 0  # idempotent: nothing stale left
 
 
 CONTENT_SAMPLES = [
@@ -138,22 +136,24 @@ CONTENT_SAMPLES = [
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 @pytest.mark.parametrize("code", CONTENT_SAMPLES)
-def test_a_first_import_writes_its_month_from_its_columns(world, tmp_path, code, fmt):
-    """Every platform's sample, with rows linked to publications (topic, department, publication): polars's month
-    rows equal the SQL ones, and the facts are not read back."""
+def test_every_platform_sample_is_rebuilt_as_the_facts_give_it(
+    world, tmp_path, code, fmt, django_capture_on_commit_callbacks
+):
+    """Every platform's sample, with rows linked to publications (topic, department, publication)."""
     _sample, account, path = linked_sample(world, tmp_path, code, fmt, D(2025, 2, 25), D(2025, 3, 4))
 
-    with mock.patch("xinqiao.analytics.services.rollup._refresh_months", side_effect=AssertionError("read back")):
+    with django_capture_on_commit_callbacks(execute=True):
         imported = metric_import_file(hospital=world.hospital, platform=account.platform, path=path, account=account)
 
     assert imported.rows_created == imported.rows_total, imported.errors[:3]
+    assert stale(account) == []
     assert ContentMonthRollup.objects.filter(account=account, publication__isnull=False).exists()
     assert consistent(world.hospital)
 
 
-def test_a_first_import_over_a_month_end_writes_both_months_from_its_columns(world, tmp_path):
-    """A works export with a date column (统计日期) over 27 February … 3 March: two months from the columns, an item's
-    days of each month summed, a title changed within a month taken as the SQL takes it."""
+def test_an_import_over_a_month_end_rebuilds_both_months(world, tmp_path, django_capture_on_commit_callbacks):
+    """A works export with a date column (统计日期) over 27 February … 3 March: both months stale, then rebuilt with
+    an item's days of each month summed and a title changed within a month taken as the greatest."""
     account = make_account(world, department=world.departments["cardiology"])
     publication = make_publication(
         world, account, title="作品一", department=None, topic="高血压", content_type="video"
@@ -171,10 +171,13 @@ def test_a_first_import_over_a_month_end_writes_both_months_from_its_columns(wor
     path = tmp_path / "works.csv"
     path.write_bytes(csv_bytes([["抖音 作品列表 统计时间：2025-02-27 至 2025-03-03"], [], header, *rows]))
 
-    with mock.patch("xinqiao.analytics.services.rollup._refresh_months", side_effect=AssertionError("read back")):
+    with django_capture_on_commit_callbacks() as callbacks:
         imported = metric_import_file(hospital=world.hospital, platform="douyin", path=path, account=account)
-
     assert imported.rows_created == 10, imported.errors[:3]
+    assert stale(account) == [D(2025, 2, 1), D(2025, 3, 1)]
+    for callback in callbacks:
+        callback()
+
     stored = list(
         ContentMonthRollup.objects.filter(account=account)
         .order_by("month", "title")
@@ -197,6 +200,7 @@ def test_deleting_a_publication_unlinks_its_month_rows_as_it_unlinks_the_facts(w
         topic="高血压", stat_date=D(2026, 10, 3), views=7, source=MetricSource.API,
     )  # fmt: skip
     content_rollup_refresh(account_id=account.pk, start=D(2026, 10, 3), end=D(2026, 10, 3))
+    content_months_build(account_id=account.pk)
     assert ContentMonthRollup.objects.get(account=account).publication_id == publication.pk
 
     publication.delete()
@@ -216,6 +220,7 @@ def test_check_reports_a_month_that_differs_and_a_rebuild_repairs_it(world, tmp_
     path = tmp_path / "works.csv"
     path.write_bytes(csv_bytes(douyin_lines()))
     metric_import_file(hospital=world.hospital, platform="douyin", path=path, account=account)
+    content_months_build(account_id=account.pk)
     key = ContentMonthRollup.objects.filter(account=account).order_by("content_key").first().content_key
     ContentMonthRollup.objects.filter(account=account, content_key=key).update(fact_rows=F("fact_rows") + 4)
 
@@ -328,9 +333,12 @@ def same(ours, theirs, path="") -> None:
         assert ours == theirs, path
 
 
+@pytest.mark.parametrize("with_stale_months", [False, True])
 @pytest.mark.parametrize("period", range(len(PERIODS)))
 @pytest.mark.parametrize("case", range(5))
-def test_long_periods_read_from_the_month_rollup_what_the_facts_give(world, months_of_facts, period, case):
+def test_long_periods_read_from_the_month_rollup_what_the_facts_give(
+    world, months_of_facts, period, case, with_stale_months
+):
     start, end = PERIODS[period]
     cardiology = world.departments["cardiology"].pk
     filters, scope = [
@@ -340,6 +348,10 @@ def test_long_periods_read_from_the_month_rollup_what_the_facts_give(world, mont
         (Filters(topic="高血压"), None),
         (Filters(platform="douyin"), [cardiology]),
     ][case]
+    if with_stale_months:  # two accounts' months written since (their task not run yet): read from the facts
+        content_rollup_refresh(account_id=months_of_facts[0].pk, start=D(2026, 9, 10), end=D(2026, 10, 2))
+        content_rollup_refresh(account_id=months_of_facts[2].pk, start=D(2026, 10, 1), end=D(2026, 10, 1))
+        assert ContentMonthStale.objects.count() == 3
     read = []
     real_month_rows = months.month_rows
 
