@@ -36,3 +36,9 @@ def preview_metric_import(import_id: int) -> str:
 def build_content_months(account_id: int) -> int:
     """Rebuild an account's stale months of the month rollup after a writer changed their facts; idempotent."""
     return rollup.content_months_build(account_id=account_id)
+
+
+@task
+def build_stale_content_months() -> int:
+    """Rebuild every stale month of the month rollup (periodic job; idempotent)."""
+    return rollup.content_months_build_stale()

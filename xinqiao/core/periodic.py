@@ -55,6 +55,13 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     # Yesterday's WeChat datacube figures are reliable after 08:00 Beijing time; the task is idempotent, so an
     # hourly run simply upserts the same rows again until they stop changing.
     PeriodicJob("sync_wechat_metrics", "xinqiao.analytics.tasks.sync_wechat_metrics", every=dt.timedelta(hours=1)),
+    # Each writer of content facts enqueues the rebuild of the months it made stale; this catches any it missed (a
+    # task lost with a worker's queue): the dashboards read a stale month from the facts, exact but slower.
+    PeriodicJob(
+        "build_stale_content_months",
+        "xinqiao.analytics.tasks.build_stale_content_months",
+        every=dt.timedelta(hours=1),
+    ),
     # Daily at 00:00 UTC (08:00 Beijing): last week's and last month's WCI/BCI, recomputed with late metrics.
     PeriodicJob(
         "compute_influence_indices", "xinqiao.analytics.tasks.compute_influence_indices", every=dt.timedelta(days=1)

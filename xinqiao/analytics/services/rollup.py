@@ -176,6 +176,12 @@ def content_months_build(*, account_id: int) -> int:
         return written
 
 
+def content_months_build_stale() -> int:
+    """``content_months_build`` for every account with a stale month; returns the rows written."""
+    accounts = ContentMonthStale.objects.order_by("account_id").values_list("account_id", flat=True).distinct()
+    return sum(content_months_build(account_id=account_id) for account_id in list(accounts))
+
+
 def _cleared(account_id: int, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
     """Lock the account, delete its rollup of the days [start, end] (in either order); returns them in order."""
     if end < start:

@@ -55,13 +55,14 @@ def test_registry_and_slots():
         ("escalate_overdue_cases", "xinqiao.listening.case_tasks.escalate_overdue_cases"),
         ("deliver_due_reports", "xinqiao.analytics.report_tasks.deliver_due_reports"),
         ("sync_wechat_metrics", "xinqiao.analytics.tasks.sync_wechat_metrics"),
+        ("build_stale_content_months", "xinqiao.analytics.tasks.build_stale_content_months"),
         ("compute_influence_indices", "xinqiao.analytics.tasks.compute_influence_indices"),
         ("scan_security_events", "xinqiao.core.tasks.scan_security_events_task"),
         ("refresh_planner_statistics", "xinqiao.core.tasks.refresh_planner_statistics"),
         ("apply_retention", "xinqiao.core.tasks.apply_retention"),
     ]
     assert [int(job.every.total_seconds()) for job in PERIODIC_JOBS] == [
-        60, 60, 60, 3600, 60, 3600, 3600, 86400, 300, 86400, 86400
+        60, 60, 60, 3600, 60, 3600, 3600, 3600, 86400, 300, 86400, 86400
     ]  # fmt: skip
     assert slot_start(START, dt.timedelta(minutes=1)) == dt.datetime(2025, 9, 22, 2, 0, tzinfo=dt.UTC)
     assert scheduler("--list", "--job", "publish_due_content") == (
