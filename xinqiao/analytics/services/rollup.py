@@ -7,10 +7,9 @@ Every writer of facts calls ``content_rollup_refresh`` for the account and the d
 transaction; it recomputes those days from the facts with an ``INSERT … SELECT … GROUP BY`` (nothing passes
 through Python), and marks the months they fall in stale (``ContentMonthStale``: their month rows deleted, rebuilt
 from the facts by a task after the commit, ``content_months_build``; readers take a stale month from the facts
-meanwhile). ``content_rollup_rebuild`` rebuilds
-both for whole hospitals (the demo seed, the benchmark data, ``manage.py rebuild_content_rollup``), and
-``content_rollup_differences`` and ``content_month_differences`` compare the stored rollups with fresh ones without
-writing. The first import of an account's period, which writes every fact of its days itself, sums the daily
+meanwhile). ``content_rollup_rebuild`` rebuilds both for whole hospitals (the demo seed, the benchmark data,
+``manage.py rebuild_content_rollup``), and ``content_rollup_differences`` and ``content_month_differences`` compare
+the stored rollups with fresh ones without writing. The first import of an account's period, which writes every fact of its days itself, sums the daily
 rollup from the columns it has just written instead (``content_rollup_replace`` with ``content_rollup_rows``:
 polars groups them, without reading the facts back).
 """
