@@ -388,3 +388,31 @@ def test_the_periodic_job_rebuilds_every_stale_month(world):
     assert not ContentMonthStale.objects.exists()
     assert sorted(ContentMonthRollup.objects.values_list("month", "views")) == [(D(2026, 9, 1), 3), (D(2026, 10, 1), 3)]
     assert consistent(world.hospital)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_period_is_read_from_one_snapshot(world, settings):
+    """Called outside any transaction (as by a page), the parts are read in a transaction of their own (REPEATABLE
+    READ on PostgreSQL), and the connection is back in autocommit afterwards."""
+    from django.db import connection, transaction
+
+    account = make_account(world)
+    for day in (D(2026, 9, 30), D(2026, 10, 5), D(2026, 11, 2)):
+        ContentMetricDaily.objects.create(
+            hospital=world.hospital, account=account, platform=account.platform, content_key="k", stat_date=day,
+            views=2, source=MetricSource.API,
+        )  # fmt: skip
+    with transaction.atomic():  # (as the writers run)
+        content_rollup_rebuild(hospitals=[world.hospital])
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # (queued, no worker runs it)
+    with transaction.atomic():
+        content_rollup_refresh(account_id=account.pk, start=D(2026, 10, 5), end=D(2026, 10, 5))  # October stale
+    assert ContentMonthStale.objects.filter(month=D(2026, 10, 1)).exists()
+    assert not connection.in_atomic_block
+
+    rows = months.grouped_totals(world.hospital, D(2026, 9, 1), D(2026, 11, 3), Filters(), None, ("content_key",))
+    pairs = months.distinct_pairs(world.hospital, D(2026, 9, 1), D(2026, 11, 3), Filters(), None, "account_id")
+
+    assert [(row["content_key"], row["total_views"]) for row in rows] == [("k", 6)]
+    assert pairs == {(account.pk, "k")}
+    assert connection.get_autocommit()
