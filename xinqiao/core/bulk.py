@@ -17,16 +17,18 @@ import itertools
 import json
 import logging
 import math
-import re
 import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
+
+if TYPE_CHECKING:
+    import polars as pl
 
 BATCH_SIZE = 1_000  # rows per multi-row INSERT (SQLite), fewer when the parameter limit says so
 COPY_ROWS_PER_WRITE = 10_000
@@ -39,7 +41,6 @@ HANDOFF_SWITCH_INTERVAL = 0.0005
 _switch_lock = threading.Lock()
 _switch_users = 0
 _switch_saved = 0.0
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 logger = logging.getLogger(__name__)
 
 
@@ -393,13 +394,10 @@ def _insert(cursor, head: str, tail: str, prepared: list[Column], count: int) ->
             pending.result()
 
 
-def _copy_text(value: Any) -> str:
-    """One value in COPY's text format (PostgreSQL parses it into the column's type)."""
+def _copy_raw(value: Any) -> str:
+    """One value as the text PostgreSQL parses into the column's type, before COPY's escaping."""
     if isinstance(value, str):  # (text choices are str subclasses: their text is the stored value)
-        text = str.__str__(value)
-        if _COPY_SPECIAL.search(text):
-            text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-        return text
+        return str.__str__(value)
     kind = type(value)
     if kind is int or kind is float:
         return repr(value)  # PostgreSQL reads nan and inf too
@@ -410,38 +408,82 @@ def _copy_text(value: Any) -> str:
     raise TypeError(kind)
 
 
-def _copy_column(part: list[Any]) -> Iterable[str]:
-    """One column's values as COPY text. Columns of one plain type (counts, keys, titles, JSON) are written
-    straight through, as most of their values are distinct; others map each distinct value once."""
+def _copy_list_texts(part: list[Any]) -> pl.Series:
+    """A slice of a column given as Python values, as polars text (null for None). Columns of one plain type
+    (counts, keys, titles) become polars columns directly, integers and floats formatted by polars (the shortest
+    text that reads back as the same number: ``1e-7`` where Python writes ``1e-07``); others have each distinct
+    value formatted once. Raises TypeError for a value COPY's text is not made of here (a dict, say)."""
+    import polars as pl
+
     kinds = set(map(type, part))
-    if len(kinds) == 1:
-        kind = next(iter(kinds))
-        if kind is int:
-            return map(int.__repr__, part)
-        if kind is float:
-            return map(float.__repr__, part)  # PostgreSQL reads nan and inf too
-        if kind is str and not _COPY_SPECIAL.search("".join(part)):
-            return part
-    mapping = {value: _copy_text(value) for value in set(part) if value is not None}
-    mapping[None] = "\\N"
-    return map(mapping.__getitem__, part)
+    kinds.discard(type(None))
+    try:
+        if kinds == {int}:
+            return pl.Series(part, dtype=pl.Int64, strict=True).cast(pl.String)
+        if kinds == {float}:
+            return pl.Series(part, dtype=pl.Float64, strict=True).cast(pl.String)
+        if kinds <= {str}:
+            return pl.Series(part, dtype=pl.String, strict=True)
+    except (TypeError, OverflowError, pl.exceptions.PolarsError):
+        pass  # an integer beyond 64 bits: Python formats it
+    mapping = {value: _copy_raw(value) for value in set(part) if value is not None}
+    mapping[None] = None
+    return pl.Series(list(map(mapping.__getitem__, part)), dtype=pl.String)
+
+
+def _copy_raw_texts(values: Column, start: int, stop: int) -> pl.Series:
+    """Rows start … stop - 1 of one column as polars text, unescaped. A column that can give its whole text
+    itself (``text_series(format)``: the import's parsed columns, whose cells polars holds) is sliced from it; a
+    ``Prefetched`` one is taken from the part that holds the rows (the rest is waited for only when reached)."""
+    import polars as pl
+
+    if isinstance(values, Repeated):
+        text = None if values.value is None else _copy_raw(values.value)
+        return pl.repeat(text, stop - start, dtype=pl.String, eager=True)
+    if isinstance(values, Prefetched):
+        split = len(values._first)
+        parts = []
+        if start < split:
+            parts.append(_copy_raw_texts(values._first, start, min(stop, split)))
+        if stop > split:
+            parts.append(_copy_raw_texts(values._rest.result(), max(start, split) - split, stop - split))
+        return parts[0] if len(parts) == 1 else pl.concat(parts)
+    whole = getattr(values, "text_series", None)
+    if whole is not None:
+        texts = whole(_copy_raw)
+        if texts is not None:
+            return texts.slice(start, stop - start)
+    part = _slice(values, start, stop)
+    return _copy_list_texts(part if isinstance(part, list) else list(part))
+
+
+def _copy_escaped(texts: pl.Series) -> pl.Series:
+    """COPY's text escaping: a backslash, tab, newline or carriage return inside a value becomes a backslash
+    sequence."""
+    if not texts.str.contains(r"[\\\t\n\r]").any():
+        return texts
+    for special, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+        texts = texts.str.replace_all(special, escaped, literal=True)
+    return texts
 
 
 def _copy_chunk(prepared: list[Column], start: int, stop: int) -> str | None:
-    """Rows start … stop - 1 as COPY text, column by column (each distinct value formatted once); None when a
-    value is not one ``_copy_text`` writes (psycopg then adapts the rows)."""
-    texts = []
+    """Rows start … stop - 1 as COPY text, built by polars column by column (each column a polars text column,
+    then one ``write_csv`` with tabs, no quoting and ``\\N`` for null): in Python, joining 200,000 rows of 26
+    values took 2.3 s of the main thread, more than the server's own work. None when a value is not one
+    ``_copy_raw`` writes (psycopg then adapts the rows)."""
+    import polars as pl
+
     try:
-        for values in prepared:
-            if isinstance(values, Repeated):
-                text = "\\N" if values.value is None else _copy_text(values.value)
-                texts.append(itertools.repeat(text, stop - start))
-                continue
-            part = _slice(values, start, stop)
-            texts.append(_copy_column(part if isinstance(part, list) else list(part)))
-    except TypeError:  # an unhashable value or a type written here: psycopg adapts it
+        columns = [
+            _copy_escaped(_copy_raw_texts(values, start, stop)).alias(f"c{index}")
+            for index, values in enumerate(prepared)
+        ]
+    except TypeError:  # an unhashable value or a type not written here: psycopg adapts it
         return None
-    return "\n".join(map("\t".join, zip(*texts))) + "\n"  # noqa: B905 - every column has ``stop - start`` values
+    return pl.DataFrame(columns).write_csv(
+        separator="\t", quote_style="never", include_header=False, null_value="\\N", line_terminator="\n"
+    )
 
 
 def _copy(cursor, table: str, column_sql: str, prepared: list[Column], count: int) -> None:

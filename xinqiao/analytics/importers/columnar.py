@@ -50,12 +50,13 @@ class LazyColumn(Sequence):
     before the first write took a fifth of the parse; sliced, the work overlaps the database's. Any other access
     (an index, iteration, a slice with a step) makes the whole list once and keeps it."""
 
-    __slots__ = ("_cells", "_mapping", "_values")
+    __slots__ = ("_cells", "_mapping", "_texts", "_values")
 
     def __init__(self, cells: pl.Series, mapping: dict[Any, Any] | None = None) -> None:
         self._cells = cells
         self._mapping = mapping
         self._values: list[Any] | None = None
+        self._texts: pl.Series | None = None
 
     @property
     def cells(self) -> pl.Series:
@@ -105,6 +106,34 @@ class LazyColumn(Sequence):
         if self._mapping.get(None) is not None:
             fragments = _empty_cells_as(fragments, cells, prefix + encode(self._mapping[None]))
         return fragments
+
+    def text_series(self, format_value: Callable[[Any], str]) -> pl.Series | None:
+        """The column as a polars text column of ``format_value(value)`` (null where the value is None), for the
+        bulk writer's COPY text: each distinct value formatted once and put in place by polars, integers polars
+        converted itself formatted by polars. Made once and kept (the writer slices it chunk by chunk). None when
+        the column's Python list is made already (the writer then formats the list)."""
+        import polars as pl
+
+        if self._texts is not None:
+            return self._texts
+        if self._values is not None:
+            return None
+        try:
+            numbers = self.series()  # numbers put in place and formatted by polars, as the writer formats lists
+        except TypeError:
+            numbers = None
+        if numbers is not None:
+            texts = numbers.cast(pl.String)
+        elif self._mapping is None:
+            texts = self._cells.cast(pl.String)
+        else:
+            keys = [cell for cell, value in self._mapping.items() if cell is not None and value is not None]
+            formatted = [format_value(self._mapping[cell]) for cell in keys]
+            texts = self._cells.replace_strict(keys, formatted, default=None, return_dtype=pl.String)
+            if self._mapping.get(None) is not None:
+                texts = _empty_cells_as(texts, self._cells, format_value(self._mapping[None]))
+        self._texts = texts
+        return texts
 
     def series(self) -> pl.Series:
         """The column's values as a polars column of numbers, put in place by polars (no Python value per row, and

@@ -319,6 +319,37 @@ def test_only_empty_cells_take_the_empty_cells_value():
     assert column.json_fragments('"n": ', str, 0, 3).to_list() == ['"n": 5', None, '"n": 0.5']
 
 
+def test_a_lazy_columns_copy_text_is_its_values_copy_text():
+    """The bulk writer's COPY text from a parsed column (its distinct values formatted once, put in place by
+    polars) is the text its Python values give: counts, rates, text needing COPY's escapes, None and the empty
+    cell's value, sliced chunk by chunk."""
+    import polars as pl
+
+    from xinqiao.core import bulk
+
+    columns = [
+        columnar.LazyColumn(pl.Series(["3万", None, "7", "--", "3万"]), {"3万": 30_000, None: 0, "7": 7, "--": None}),
+        columnar.LazyColumn(
+            pl.Series(["16.09%", "1e-07", None, "50%", "16.09%"]),
+            {"16.09%": 0.1609, "1e-07": 1e-09, None: None, "50%": 0.5},
+        ),
+        columnar.LazyColumn(
+            pl.Series(["a\tb", "back\\slash", "视频", None, "line\nbreak"]),
+            {"a\tb": "a\tb", "back\\slash": "back\\slash", "视频": "视频", None: None, "line\nbreak": "line\nbreak"},
+        ),
+        columnar.LazyColumn(pl.Series([12, None, -3, 4, 5], dtype=pl.Int64)),
+    ]
+    as_lists = [column.values() for column in columnar_copies(columns)]
+    for start, stop in [(0, 5), (0, 2), (2, 5), (4, 5)]:
+        assert bulk._copy_chunk(columns, start, stop) == bulk._copy_chunk(as_lists, start, stop)
+    assert bulk._copy_chunk(columns, 0, 2) == "30000\t0.1609\ta\\tb\t12\n0\t1e-9\tback\\\\slash\t\\N\n"
+    assert all(column._values is None for column in columns)  # the writer never made the Python values
+
+
+def columnar_copies(columns: list[columnar.LazyColumn]) -> list[columnar.LazyColumn]:
+    return [columnar.LazyColumn(column.cells, column.mapping) for column in columns]
+
+
 _STAMPS = st.one_of(
     st.none(),
     st.datetimes(

@@ -134,6 +134,25 @@ def test_copy_text_escapes_and_marks_nulls_whichever_way_a_column_is_formatted()
     )
 
 
+def test_copy_text_of_text_choices_big_integers_and_a_prefetched_column():
+    column = Prefetched.computing(lambda start, stop: [f"v{index}\t" for index in range(start, stop)], 10, 4)
+    prepared = [
+        [MetricSource.IMPORT, "x", None, MetricSource.API],  # text choices: their value
+        [2**70, 1, None, -(2**63)],  # beyond 64 bits: formatted by Python
+        [True, False, None, True],
+        column,
+    ]
+    assert bulk._copy_chunk(prepared, 0, 4) == (
+        "import\t1180591620717411303424\tt\tv0\\t\n"
+        "x\t1\tf\tv1\\t\n"
+        "\\N\t\\N\t\\N\tv2\\t\n"
+        "api\t-9223372036854775808\tt\tv3\\t\n"
+    )
+    # a chunk across the column's first rows and the rest, one within the rest
+    assert bulk._copy_chunk([column], 2, 7) == "v2\\t\nv3\\t\nv4\\t\nv5\\t\nv6\\t\n"
+    assert bulk._copy_chunk([column], 8, 10) == "v8\\t\nv9\\t\n"
+
+
 def test_copy_text_leaves_values_it_does_not_write_to_the_driver():
     assert bulk._copy_chunk([[{"a": 1}, {"b": 2}]], 0, 2) is None  # dicts: psycopg adapts the rows
 
