@@ -10,17 +10,23 @@ viewer, except tables with no department dimension (listening mentions), which s
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from xinqiao.analytics.models import AccountMetricDaily, ContentMetricDaily, ContentMetricRollup, CostEntry
+from xinqiao.channels.models import Publication
 from xinqiao.core.models import Hospital
 
 LOCAL_TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
+# ``publication_first_cells``: bound parameters per statement stay far below SQLite's limit (32,766)
+PUBLICATIONS_PER_QUERY = 5_000
+DAYS_PER_QUERY = 200
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,63 @@ def publication_content_rows(
         publication_id__in=list(publication_ids), hospital_id__gte=hospital.pk, hospital_id__lte=hospital.pk
     )
     return _filter_content(rows, filters, department_ids)
+
+
+def publication_first_cells(
+    hospital: Hospital,
+    publication_ids: Iterable[int],
+    keys: tuple[str, ...],
+    filters: Filters | None = None,
+    department_ids: Iterable[int] | None = None,
+) -> dict[int, tuple]:
+    """Each publication's values of ``keys`` (topic, format, platform …) on the first day it has facts (every filter
+    applied); of several on that day, the least compared as text. A publication without a matching fact is left out.
+
+    Two short queries instead of reading every fact of the publications: each publication's first day (one seek in
+    the (publication, day) index per publication, a correlated ``ORDER BY stat_date LIMIT 1``), then the facts of
+    those (publication, day) pairs (a year's 1,686 credited publications at bench scale: 3.1 → 0.1 s)."""
+    ids = sorted(set(publication_ids))
+    if not ids:
+        return {}
+    earliest = _filter_content(
+        ContentMetricDaily.objects.filter(
+            publication_id=OuterRef("pk"), hospital_id__gte=hospital.pk, hospital_id__lte=hospital.pk
+        ),
+        filters,
+        department_ids,
+    )
+    by_day: dict[dt.date, list[int]] = {}
+    for start in range(0, len(ids), PUBLICATIONS_PER_QUERY):
+        days = (
+            Publication.objects.filter(pk__in=ids[start : start + PUBLICATIONS_PER_QUERY])
+            .annotate(first_day=Subquery(earliest.order_by("stat_date").values("stat_date")[:1]))
+            .filter(first_day__isnull=False)
+            .values_list("pk", "first_day")
+        )
+        for publication_id, day in days:
+            by_day.setdefault(day, []).append(publication_id)
+    cells: dict[int, tuple[tuple[str, ...], tuple]] = {}
+    pairs = sorted(by_day.items())
+    for start in range(0, len(pairs), DAYS_PER_QUERY):
+        on_first_days = functools.reduce(
+            operator.or_,
+            (
+                Q(stat_date=day, publication_id__in=publications)
+                for day, publications in pairs[start : start + DAYS_PER_QUERY]
+            ),
+        )
+        rows = _filter_content(
+            ContentMetricDaily.objects.filter(
+                on_first_days, hospital_id__gte=hospital.pk, hospital_id__lte=hospital.pk
+            ),
+            filters,
+            department_ids,
+        )
+        for publication_id, *cell in rows.order_by().values_list("publication_id", *keys).distinct():
+            candidate = (tuple(str(value) for value in cell), tuple(cell))
+            if publication_id not in cells or candidate[0] < cells[publication_id][0]:
+                cells[publication_id] = candidate
+    return {publication_id: cell for publication_id, (_text, cell) in cells.items()}
 
 
 def _filter_content(rows: QuerySet, filters: Filters | None, department_ids: Iterable[int] | None) -> QuerySet:

@@ -7,11 +7,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Min
-
 from xinqiao.analytics import attribution
 from xinqiao.analytics.models import ContentMetricDaily
-from xinqiao.analytics.selectors import Filters, content_rows, months, publication_content_rows
+from xinqiao.analytics.selectors import Filters, content_rows, months, publication_first_cells
 from xinqiao.analytics.selectors.content import _derived
 from xinqiao.analytics.selectors.period import CONTENT_SUMS, content_aggregate_expressions
 from xinqiao.core.models import Hospital
@@ -29,30 +27,17 @@ def _publication_cells(
     keys: tuple[str, ...],
     result: attribution.AttributionResult | None = None,
 ) -> dict[tuple, dict[str, int]]:
-    """Attributed (last-touch) visits and consultations summed per cell of ``keys``: one GROUP BY over the
-    credited publications' facts (read through the (publication, stat_date) index)."""
+    """Attributed (last-touch) visits and consultations summed per cell of ``keys``, each credited publication's
+    under the cell of its first day (``publication_first_cells``)."""
     if result is None:
         result = attribution.attribute(
             hospital=hospital, start=start, end=end, filters=filters, department_ids=department_ids
         )
     credits = result.by_publication[attribution.LAST_TOUCH]
     cells: dict[tuple, dict[str, int]] = defaultdict(lambda: {"conversions": 0, "consultations": 0})
-    if not credits:
-        return cells
-    # each (publication, cell) pair with the first day it was seen; a publication re-tagged later counts once,
-    # under the cell of its first day
-    first: dict[int, tuple[dt.date, tuple[str, ...], tuple]] = {}
-    for publication_id, first_day, *cell in (
-        publication_content_rows(hospital, credits, filters, department_ids)
-        .values("publication_id", *keys)
-        .annotate(first_day=Min("stat_date"))
-        .order_by()
-        .values_list("publication_id", "first_day", *keys)
-    ):
-        candidate = (first_day, tuple(str(value) for value in cell), tuple(cell))
-        if publication_id not in first or candidate[:2] < first[publication_id][:2]:
-            first[publication_id] = candidate
-    for publication_id, (_, _, cell) in first.items():
+    # a publication re-tagged later counts once, under the cell of its first day
+    first_cells = publication_first_cells(hospital, credits, keys, filters, department_ids)
+    for publication_id, cell in first_cells.items():
         credit = credits[publication_id]
         counts = cells[cell]
         counts["conversions"] += credit.appointments_and_visits

@@ -323,3 +323,40 @@ def test_topic_choices_read_topic_by_topic_give_what_one_distinct_query_gives(wo
             assert topic_selectors.topic_choices(world.hospital, scope, start, end) == expected, (start, end, scope)
     assert "骨科康复" in topic_selectors.topic_choices(world.hospital, None, *OCT)
     assert topic_selectors.topic_choices(world.hospital, None, dt.date(2027, 1, 1), None) == []
+
+
+@pytest.mark.parametrize("per_query", [None, 1])
+def test_a_credited_publication_counts_under_the_cell_of_its_first_day(world, data, per_query, monkeypatch):
+    """``publication_first_cells``: the cell of the first day with facts (after the filters); of several cells that
+    day, the least as text; a publication without a matching fact is left out."""
+    from xinqiao.analytics import selectors
+    from xinqiao.analytics.selectors import publication_first_cells
+    from xinqiao.analytics.tests.test_selectors_period import make_publication, metric
+
+    if per_query:  # one publication, one first day per statement
+        monkeypatch.setattr(selectors, "PUBLICATIONS_PER_QUERY", per_query)
+        monkeypatch.setattr(selectors, "DAYS_PER_QUERY", per_query)
+
+    douyin = data.accounts["douyin"]
+    retagged = make_publication(
+        world, douyin, title="复查", department="cardiology", topic="冠心病", content_type="video_script"
+    )
+    d = dt.date
+    # re-tagged on the 9th, and a second content key of the same publication on its first day in another format
+    metric(world, douyin, retagged, "r1", d(2026, 10, 8), topic="冠心病", fmt="video", department="cardiology", views=5)
+    metric(world, douyin, retagged, "r2", d(2026, 10, 8), topic="冠心病", fmt="article", department="cardiology")
+    metric(world, douyin, retagged, "r1", d(2026, 10, 9), topic="高血压", fmt="video", department="cardiology")
+    silent = make_publication(world, douyin, title="无数据", department=None, topic="x", content_type="article")
+    p2 = data.publications["p2"]
+    ids = [retagged.pk, p2.pk, silent.pk]
+
+    assert publication_first_cells(world.hospital, ids, topic_selectors.GRAIN) == {
+        retagged.pk: ("冠心病", "article", "douyin"),  # "article" < "video" on the first day
+        p2.pk: ("高血压", "video", "douyin"),
+    }
+    assert publication_first_cells(world.hospital, ids, ("topic",), Filters(topic="高血压")) == {
+        retagged.pk: ("高血压",),  # its first day among the filtered facts is the 9th
+        p2.pk: ("高血压",),
+    }
+    assert publication_first_cells(world.hospital, ids, ("topic",), Filters(platform="wechat_oa")) == {}
+    assert publication_first_cells(world.hospital, [], ("topic",)) == {}
