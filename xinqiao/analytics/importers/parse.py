@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, overload
 from django.utils.translation import gettext as _
 
 from xinqiao.analytics.importers import headers as h
-from xinqiao.analytics.importers.columnar import LazyColumn, _listed, read_columnar
+from xinqiao.analytics.importers.columnar import LazyColumn, _listed, content_keys_hashed, read_columnar
 from xinqiao.analytics.importers.reading import ReadError, Table, read_table
 from xinqiao.analytics.importers.values import (
     MAX_COUNT,
@@ -779,7 +779,7 @@ def _clean_content(
     if titles is None and any(not content_id for content_id in columns["content_id"]):
         return None
     if content_keys is None:
-        content_keys = _content_keys(platform, n, columns)
+        content_keys = content_keys_hashed(platform, n, columns)
     if len(set(content_keys) if len(distinct_dates) == 1 else set(zip(content_keys, stat_dates, strict=True))) != n:
         return None  # a duplicate row (one day: the keys alone tell)
     plan = _content_plan(list(columns), [])
