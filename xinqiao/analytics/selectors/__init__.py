@@ -106,21 +106,32 @@ def rollup_rows(
     return _filter_content(rows, filters, department_ids)
 
 
-def publication_content_rows(
-    hospital: Hospital,
-    publication_ids: Iterable[int],
-    filters: Filters | None = None,
-    department_ids: Iterable[int] | None = None,
-) -> QuerySet[ContentMetricDaily]:
-    """Content metric facts (all days) of the given publications of one hospital, with every filter applied.
+def _hospital_facts(hospital: Hospital, *conditions: Q, **lookups: Any) -> QuerySet[ContentMetricDaily]:
+    """Content metric facts of one hospital matching ``conditions`` and ``lookups``.
 
     The hospital is matched as a one-value range (≥ and ≤) rather than an equality: without planner statistics SQLite
     otherwise prefers the hospital index (every row of the hospital) over the selective publication index.
     """
-    rows = ContentMetricDaily.objects.filter(
-        publication_id__in=list(publication_ids), hospital_id__gte=hospital.pk, hospital_id__lte=hospital.pk
+    return ContentMetricDaily.objects.filter(
+        *conditions, hospital_id__gte=hospital.pk, hospital_id__lte=hospital.pk, **lookups
     )
-    return _filter_content(rows, filters, department_ids)
+
+
+def publication_first_days(
+    hospital: Hospital,
+    publication_ids: Iterable[int],
+    filters: Filters | None = None,
+    department_ids: Iterable[int] | None = None,
+) -> QuerySet:
+    """(publication id, first day with facts) of each of the publications with a fact (every filter applied): a
+    correlated ``ORDER BY stat_date LIMIT 1`` per publication, one seek in the (publication, day) index."""
+    earliest = _filter_content(_hospital_facts(hospital, publication_id=OuterRef("pk")), filters, department_ids)
+    return (
+        Publication.objects.filter(pk__in=list(publication_ids))
+        .annotate(first_day=Subquery(earliest.order_by("stat_date").values("stat_date")[:1]))
+        .filter(first_day__isnull=False)
+        .values_list("pk", "first_day")
+    )
 
 
 def publication_first_cells(
@@ -133,28 +144,14 @@ def publication_first_cells(
     """Each publication's values of ``keys`` (topic, format, platform …) on the first day it has facts (every filter
     applied); of several on that day, the least compared as text. A publication without a matching fact is left out.
 
-    Two short queries instead of reading every fact of the publications: each publication's first day (one seek in
-    the (publication, day) index per publication, a correlated ``ORDER BY stat_date LIMIT 1``), then the facts of
-    those (publication, day) pairs (a year's 1,686 credited publications at bench scale: 3.1 → 0.1 s)."""
+    Two short queries instead of reading every fact of the publications: each publication's first day
+    (``publication_first_days``), then the facts of those (publication, day) pairs (a year's 1,686 credited
+    publications at bench scale: 3.1 → 0.1 s)."""
     ids = sorted(set(publication_ids))
-    if not ids:
-        return {}
-    earliest = _filter_content(
-        ContentMetricDaily.objects.filter(
-            publication_id=OuterRef("pk"), hospital_id__gte=hospital.pk, hospital_id__lte=hospital.pk
-        ),
-        filters,
-        department_ids,
-    )
     by_day: dict[dt.date, list[int]] = {}
     for start in range(0, len(ids), PUBLICATIONS_PER_QUERY):
-        days = (
-            Publication.objects.filter(pk__in=ids[start : start + PUBLICATIONS_PER_QUERY])
-            .annotate(first_day=Subquery(earliest.order_by("stat_date").values("stat_date")[:1]))
-            .filter(first_day__isnull=False)
-            .values_list("pk", "first_day")
-        )
-        for publication_id, day in days:
+        chunk = ids[start : start + PUBLICATIONS_PER_QUERY]
+        for publication_id, day in publication_first_days(hospital, chunk, filters, department_ids):
             by_day.setdefault(day, []).append(publication_id)
     cells: dict[int, tuple[tuple[str, ...], tuple]] = {}
     pairs = sorted(by_day.items())
@@ -166,13 +163,7 @@ def publication_first_cells(
                 for day, publications in pairs[start : start + DAYS_PER_QUERY]
             ),
         )
-        rows = _filter_content(
-            ContentMetricDaily.objects.filter(
-                on_first_days, hospital_id__gte=hospital.pk, hospital_id__lte=hospital.pk
-            ),
-            filters,
-            department_ids,
-        )
+        rows = _filter_content(_hospital_facts(hospital, on_first_days), filters, department_ids)
         for publication_id, *cell in rows.order_by().values_list("publication_id", *keys).distinct():
             candidate = (tuple(str(value) for value in cell), tuple(cell))
             if publication_id not in cells or candidate[0] < cells[publication_id][0]:
