@@ -109,8 +109,8 @@ class LazyColumn(Sequence):
 
     def text_series(self, format_value: Callable[[Any], str]) -> pl.Series | None:
         """The column as a polars text column of ``format_value(value)`` (null where the value is None), for the
-        bulk writer's COPY text: each distinct value formatted once and put in place by polars, integers polars
-        converted itself formatted by polars. Made once and kept (the writer slices it chunk by chunk). None when
+        bulk writer's COPY text: numbers put in place and formatted by polars (``series``), as the writer formats a
+        list of numbers; other values formatted once per distinct value and put in place by polars. Made once and kept (the writer slices it chunk by chunk). None when
         the column's Python list is made already (the writer then formats the list)."""
         import polars as pl
 
